@@ -1,0 +1,28 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint check clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## turn the sample photo into an MP4 under ./out/ on the built-in sandbox
+	$(BIN)/keevx-bot demo
+
+test: $(STAMP)  ## run the whole test suite (offline)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

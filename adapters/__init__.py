@@ -1,0 +1,1 @@
+"""Platform adapters. Import a platform's subpackage only where it is used."""

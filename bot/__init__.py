@@ -1,0 +1,1 @@
+"""keevx-bot: photos in, AI videos out, in Telegram and Discord chats."""

@@ -1,0 +1,7 @@
+"""``python -m bot``: the same as ``keevx-bot``."""
+
+import sys
+
+from bot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,137 @@
+"""The errors keevx-bot raises, as one small tree.
+
+    BotError
+    ├── ConfigError            a setting is missing or malformed
+    ├── KeevxError             talking to the Keevx API went wrong
+    │   ├── ApiTimeout         the request may have arrived but its answer was lost
+    │   ├── ApiUnavailable     network failure or 5xx, retries used up
+    │   ├── ApiRejected        Keevx answered with an error (HTTP status, business code)
+    │   └── RateLimited        429, retries used up
+    ├── RequestInvalid         the user's request breaks a rule; holds the friendly sentence
+    ├── StoreError             the job store failed
+    └── DeliveryError          a platform refused or failed to take a result
+        ├── TooLarge           the file is over the place's upload limit
+        └── RecipientGone      the chat is gone or blocked the bot: never retry
+
+Messages hold ids, codes and field names only: never a URL, a token or a key.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = [
+    "ApiRejected",
+    "ApiTimeout",
+    "ApiUnavailable",
+    "BotError",
+    "ConfigError",
+    "DeliveryError",
+    "KeevxCode",
+    "KeevxError",
+    "RateLimited",
+    "RecipientGone",
+    "RequestInvalid",
+    "StoreError",
+    "TooLarge",
+]
+
+
+class BotError(Exception):
+    """Root of every error keevx-bot raises on purpose."""
+
+
+class ConfigError(BotError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class KeevxError(BotError):
+    """Talking to the Keevx API failed."""
+
+
+class ApiTimeout(KeevxError):
+    """The request may have reached Keevx, but no answer came back.
+
+    For a create request this means the outcome is unknown: sending it again
+    could create (and charge for) a second task, so callers must not retry.
+    """
+
+
+class ApiUnavailable(KeevxError):
+    """Keevx could not be reached or kept failing (network error or 5xx)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class KeevxCode(IntEnum):
+    """Keevx's documented business error codes."""
+
+    PARAMETER = 100001
+    TOKEN = 100002
+    TASK_NOT_FOUND = 100003
+    IMAGE_TOO_LARGE = 100004
+    PROMPT_TOO_LONG = 100005
+    IMAGE_URL_INACCESSIBLE = 100006
+    IMAGE_FORMAT = 100007
+
+
+class ApiRejected(KeevxError):
+    """Keevx answered with an error envelope or a 4xx status."""
+
+    def __init__(self, message: str, *, status: int, code: int | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    @property
+    def kind(self) -> KeevxCode | None:
+        """The documented meaning of :attr:`code`, when it has one."""
+        try:
+            return KeevxCode(self.code) if self.code is not None else None
+        except ValueError:
+            return None
+
+    def __str__(self) -> str:
+        return f"{self.args[0]} (HTTP {self.status}, code {self.code})"
+
+
+class RateLimited(KeevxError):
+    """Keevx kept answering 429; ``retry_after`` is its advice in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RequestInvalid(BotError):
+    """A request breaks one of the models' rules.
+
+    ``str(error)`` is the one friendly sentence to show the user; ``field``,
+    ``value`` and ``allowed`` say what was wrong for code that needs it.
+    """
+
+    def __init__(
+        self, message: str, *, field: str, value: object = None, allowed: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+
+
+class StoreError(BotError):
+    """The job store failed or its data is unusable."""
+
+
+class DeliveryError(BotError):
+    """A platform failed to take a message or a video; worth retrying later."""
+
+
+class TooLarge(DeliveryError):
+    """The file is over the destination's upload limit: send a link instead."""
+
+
+class RecipientGone(DeliveryError):
+    """The chat is gone or the bot may no longer post there: never retry."""

@@ -1,0 +1,126 @@
+"""A job: one user request, from intake to the delivered video(s)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.request import VideoRequest
+
+__all__ = ["ACTIVE", "TERMINAL", "Job", "JobStatus", "Target", "TaskResult"]
+
+
+class JobStatus(StrEnum):
+    """Where a job is. Each change of status is one committed write."""
+
+    RECEIVED = "received"  # row committed, images in the spool
+    UPLOADING = "uploading"  # sending images to Keevx
+    SUBMITTING = "submitting"  # about to POST the task: a crash here means `unknown`
+    SUBMITTED = "submitted"  # Keevx task ids known; polling
+    SUCCEEDED = "succeeded"  # results known; delivering
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"  # the create request's answer was lost: never resubmitted
+    UNDELIVERABLE = "undeliverable"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset(
+    {
+        JobStatus.DELIVERED,
+        JobStatus.FAILED,
+        JobStatus.EXPIRED,
+        JobStatus.UNKNOWN,
+        JobStatus.UNDELIVERABLE,
+        JobStatus.CANCELLED,
+    }
+)
+ACTIVE = frozenset(JobStatus) - TERMINAL
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """Where to answer and who asked, as plain ids that survive restarts.
+
+    ``reply_to`` is the message holding the request; ``thread_id`` a thread
+    or forum topic; ``guild_id`` a Discord server (``None`` elsewhere).
+    """
+
+    platform: str
+    chat_id: str
+    user_id: str
+    user_name: str = ""
+    thread_id: str | None = None
+    reply_to: str | None = None
+    guild_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Target:
+        return cls(**data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskResult:
+    """One Keevx task of a job (``count`` > 1 gives several)."""
+
+    task_id: str
+    status: str = "PENDING"  # Keevx's PENDING / PROCESSING / SUCCEEDED / FAILED
+    video_url: str | None = None
+    thumbnail_url: str | None = None
+    error: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("SUCCEEDED", "FAILED")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskResult:
+        return cls(**data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """A stored job; change it with :meth:`evolve` and write it back."""
+
+    id: int
+    target: Target
+    request: VideoRequest
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    next_run_at: datetime
+    images: tuple[str, ...] = ()  # spool file paths, until submitted
+    image_urls: tuple[str, ...] = ()  # Keevx URLs of the uploaded images
+    tasks: tuple[TaskResult, ...] = ()
+    attempts: int = 0
+    submitted_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    status_message_id: str | None = None
+    delivered_ids: tuple[str, ...] = ()
+    dedupe_key: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # adapter-owned, non-secret
+    version: int = 0  # bumped by every write; a stale write fails instead of clobbering
+
+    @property
+    def platform(self) -> str:
+        return self.target.platform
+
+    def evolve(self, **changes: Any) -> Job:
+        return replace(self, **changes)

@@ -1,0 +1,309 @@
+"""The steps that move a leased job from one status to the next.
+
+Each status change is committed before the work it announces, so a crash
+anywhere leaves a job the next start can resume: ``received`` and
+``uploading`` start again, ``submitting`` found at start means the create
+request may have reached Keevx and becomes ``unknown`` (never resent),
+``submitted`` polls again, ``succeeded`` delivers what is not delivered yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters.base import ChatAdapter
+from bot.delivery import deliver_results
+from bot.errors import (
+    ApiRejected,
+    ApiTimeout,
+    DeliveryError,
+    KeevxCode,
+    KeevxError,
+    RecipientGone,
+)
+from bot.job import Job, JobStatus, TaskResult
+from bot.keevx import KeevxClient
+from storage.base import JobStore
+
+__all__ = ["Pipeline", "Timing"]
+
+log = logging.getLogger(__name__)
+
+VIDEO_URL_LIFETIME = timedelta(days=7)
+
+_REJECTIONS = {
+    KeevxCode.PARAMETER: "Keevx refused the request's parameters",
+    KeevxCode.TOKEN: "the bot's Keevx API key was refused: please tell the bot's operator",
+    KeevxCode.TASK_NOT_FOUND: "Keevx no longer knows this task",
+    KeevxCode.IMAGE_TOO_LARGE: "Keevx refused an image as too large (the limit is 20 MB)",
+    KeevxCode.PROMPT_TOO_LONG: "Keevx refused the prompt as too long (at most 1000 characters)",
+    KeevxCode.IMAGE_URL_INACCESSIBLE: "Keevx could not read an uploaded image",
+    KeevxCode.IMAGE_FORMAT: "Keevx refused an image's format: use JPG, PNG or WebP",
+}
+
+
+def explain(error: KeevxError) -> str:
+    """A sentence for the requester; never a URL or a key."""
+    if isinstance(error, ApiRejected) and error.kind is not None:
+        return f"{_REJECTIONS[error.kind]}."
+    if isinstance(error, ApiRejected):
+        return f"Keevx refused the request (code {error.code}, HTTP {error.status})."
+    return "Keevx could not be reached."
+
+
+@dataclass(frozen=True)
+class Timing:
+    poll_interval: timedelta
+    poll_timeout: timedelta
+    lease: timedelta = timedelta(minutes=10)
+    max_attempts: int = 5  # for uploads and submits that fail retryably
+    backoff_base: timedelta = timedelta(seconds=5)
+    backoff_cap: timedelta = timedelta(minutes=10)
+
+    def backoff(self, attempts: int) -> timedelta:
+        delay: timedelta = self.backoff_base * 2 ** max(attempts - 1, 0)
+        return min(delay, self.backoff_cap)
+
+
+class Pipeline:
+    """Moves one leased job as far as it can go now, then releases it."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        keevx: KeevxClient,
+        adapters: Mapping[str, ChatAdapter],
+        *,
+        http: httpx.AsyncClient,
+        timing: Timing,
+        now: Callable[[], datetime],
+        callback_url: Callable[[Job], str | None] = lambda job: None,
+    ) -> None:
+        self._store = store
+        self._keevx = keevx
+        self._adapters = adapters
+        self._http = http
+        self._timing = timing
+        self._now = now
+        self._callback_url = callback_url
+
+    async def advance(self, job: Job) -> Job:
+        """Run the job's next steps; the returned job is stored and unleased."""
+        adapter = self._adapters.get(job.platform)
+        if adapter is None:
+            log.warning("job %s: no %s adapter running, trying later", job.id, job.platform)
+            return await self._save(job, next_run_at=self._now() + self._timing.poll_interval)
+        if job.status is JobStatus.SUBMITTING:
+            # Claimed in `submitting`: the process that sent the create request died.
+            return await self._finish(
+                job, adapter, JobStatus.UNKNOWN, error="the bot restarted while creating the task"
+            )
+        if job.status is JobStatus.RECEIVED:
+            job = await self._show(job, adapter, keep=True)
+            if job.status.terminal:
+                return job
+            job = await self._save(job, keep=True, status=JobStatus.UPLOADING)
+        if job.status is JobStatus.UPLOADING:
+            job = await self._upload_and_submit(job, adapter)
+        if job.status is JobStatus.SUBMITTED:
+            job = await self._check(job, adapter)
+        if job.status is JobStatus.SUCCEEDED and job.next_run_at <= self._now():
+            job = await self._deliver(job, adapter)
+        return job
+
+    async def _upload_and_submit(self, job: Job, adapter: ChatAdapter) -> Job:
+        try:
+            urls = list(job.image_urls)
+            for path in job.images[len(urls) :]:
+                file = Path(path)
+                uploaded = await self._keevx.upload(
+                    file, content_type=_content_type(file), file_name=file.name
+                )
+                urls.append(uploaded.url)
+                job = await self._save(job, keep=True, image_urls=tuple(urls))
+        except ApiRejected as exc:
+            return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
+        except KeevxError as exc:
+            return await self._retry_later(job, adapter, exc)
+        job = await self._save(job, keep=True, status=JobStatus.SUBMITTING)
+        job = await self._show(job, adapter, keep=True)
+        if job.status.terminal:
+            return job
+        body = job.request.keevx_body(list(job.image_urls), self._callback_url(job))
+        try:
+            task_ids = await self._keevx.create(body)
+        except ApiTimeout:
+            log.warning("job %s: create answer lost; outcome unknown, not resending", job.id)
+            return await self._finish(
+                job, adapter, JobStatus.UNKNOWN, error="Keevx's answer to the request was lost"
+            )
+        except ApiRejected as exc:
+            return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
+        except KeevxError as exc:
+            # Provably not created (never sent, or a retryable status): submit again later.
+            job = await self._save(job, keep=True, status=JobStatus.UPLOADING)
+            return await self._retry_later(job, adapter, exc)
+        now = self._now()
+        log.info("job %s: submitted as %s", job.id, ", ".join(task_ids))
+        spooled = job.images
+        job = await self._save(
+            job,
+            keep=True,
+            status=JobStatus.SUBMITTED,
+            tasks=tuple(TaskResult(task_id=t) for t in task_ids),
+            submitted_at=now,
+            images=(),
+            attempts=0,
+            next_run_at=now + self._timing.poll_interval,
+        )
+        discard(spooled)
+        return await self._show(job, adapter, keep=True)
+
+    async def _check(self, job: Job, adapter: ChatAdapter) -> Job:
+        now = self._now()
+        if job.next_run_at > now:
+            return await self._save(job)
+        assert job.submitted_at is not None
+        if now - job.submitted_at > self._timing.poll_timeout:
+            return await self._finish(
+                job, adapter, JobStatus.EXPIRED, error="the video took too long"
+            )
+        tasks = list(job.tasks)
+        for i, task in enumerate(tasks):
+            if task.done:
+                continue
+            try:
+                status = await self._keevx.query(task.task_id)
+            except ApiRejected as exc:
+                if exc.kind is not KeevxCode.TASK_NOT_FOUND:
+                    log.warning("job %s: query refused: %s", job.id, exc)
+                    continue
+                tasks[i] = TaskResult(task_id=task.task_id, status="FAILED", error=explain(exc))
+                continue
+            except KeevxError as exc:
+                log.info("job %s: query failed, next poll retries: %s", job.id, exc)
+                continue
+            tasks[i] = TaskResult(
+                task_id=task.task_id,
+                status=status.status.value,
+                video_url=status.video_url or None,
+                thumbnail_url=status.thumbnail_url or None,
+                error=status.error_message or None,
+                width=status.width,
+                height=status.height,
+                duration=status.duration,
+            )
+        job = job.evolve(tasks=tuple(tasks))
+        if not all(t.done for t in tasks):
+            job = await self._save(job, keep=True, next_run_at=now + self._timing.poll_interval)
+            return await self._show(job, adapter)
+        if any(t.status == "SUCCEEDED" for t in tasks):
+            return await self._save(job, keep=True, status=JobStatus.SUCCEEDED, next_run_at=now)
+        error = next((t.error for t in tasks if t.error), None) or "Keevx could not make the video"
+        return await self._finish(job, adapter, JobStatus.FAILED, error=error)
+
+    async def _deliver(self, job: Job, adapter: ChatAdapter) -> Job:
+        job = await self._show(job, adapter, keep=True)
+        if job.status.terminal:
+            return job
+        try:
+            ids = await deliver_results(job, adapter, self._http)
+        except RecipientGone as exc:
+            log.warning("job %s: recipient gone: %s", job.id, exc)
+            return await self._save(
+                job, status=JobStatus.UNDELIVERABLE, error=str(exc), finished_at=self._now()
+            )
+        except DeliveryError as exc:
+            return await self._delivery_failed(job, adapter, exc)
+        except Exception as exc:  # an adapter bug must not lose the job: retry later
+            log.exception("job %s: delivery crashed", job.id)
+            return await self._delivery_failed(job, adapter, exc)
+        log.info("job %s: delivered as %s", job.id, ", ".join(ids))
+        job = await self._save(
+            job,
+            keep=True,
+            status=JobStatus.DELIVERED,
+            delivered_ids=tuple(ids),
+            finished_at=self._now(),
+        )
+        return await self._show(job, adapter)
+
+    async def _delivery_failed(self, job: Job, adapter: ChatAdapter, exc: Exception) -> Job:
+        now = self._now()
+        # Keevx keeps videos 7 days from completion, which is after submission.
+        if now - (job.submitted_at or job.created_at) > VIDEO_URL_LIFETIME:
+            return await self._finish(
+                job,
+                adapter,
+                JobStatus.UNDELIVERABLE,
+                error="the video link expired before delivery",
+            )
+        attempts = job.attempts + 1
+        log.warning("job %s: delivery attempt %d failed: %s", job.id, attempts, exc)
+        return await self._save(
+            job, attempts=attempts, next_run_at=now + self._timing.backoff(attempts)
+        )
+
+    async def _retry_later(self, job: Job, adapter: ChatAdapter, exc: KeevxError) -> Job:
+        attempts = job.attempts + 1
+        if attempts >= self._timing.max_attempts:
+            return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
+        log.warning("job %s: attempt %d failed, retrying later: %s", job.id, attempts, exc)
+        return await self._save(
+            job, attempts=attempts, next_run_at=self._now() + self._timing.backoff(attempts)
+        )
+
+    async def _finish(
+        self, job: Job, adapter: ChatAdapter, status: JobStatus, *, error: str
+    ) -> Job:
+        log.info("job %s: %s (%s)", job.id, status, error)
+        spooled = job.images
+        job = await self._save(
+            job, keep=True, status=status, error=error, finished_at=self._now(), images=()
+        )
+        discard(spooled)
+        return await self._show(job, adapter)
+
+    async def _show(self, job: Job, adapter: ChatAdapter, *, keep: bool = False) -> Job:
+        """Update the status message; a vanished chat ends the job, other failures are ignored."""
+        try:
+            message_id = await adapter.show_status(job)
+        except RecipientGone as exc:
+            log.warning("job %s: recipient gone: %s", job.id, exc)
+            status = JobStatus.UNDELIVERABLE if not job.status.terminal else job.status
+            return await self._save(job, status=status, error=str(exc), finished_at=self._now())
+        except Exception as exc:
+            log.warning("job %s: status message not updated: %s", job.id, exc)
+            message_id = None
+        if message_id and message_id != job.status_message_id:
+            return await self._save(job, keep=keep, status_message_id=message_id)
+        return job if keep else await self._save(job)
+
+    async def _save(self, job: Job, *, keep: bool = False, **changes: Any) -> Job:
+        """Commit ``changes``; ``keep`` holds the lease for more steps."""
+        lease = self._now() + self._timing.lease if keep else None
+        return await self._store.update(
+            job.evolve(updated_at=self._now(), **changes), lease_until=lease
+        )
+
+
+def discard(images: tuple[str, ...]) -> None:
+    """Delete spooled images and their folder once Keevx has them (or never will)."""
+    for name in images:
+        path = Path(name)
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
+
+
+def _content_type(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return {".png": "image/png", ".webp": "image/webp"}.get(suffix, "image/jpeg")

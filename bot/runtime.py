@@ -1,0 +1,178 @@
+"""The composition root: builds the core, and the adapters whose token is set.
+
+The only module of :mod:`bot` that imports a platform adapter, lazily, so
+the core itself never loads ``telegram`` or ``discord``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import tempfile
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import httpx
+
+from bot.errors import ConfigError
+from bot.keevx import KeevxClient, RetryPolicy
+from bot.pipeline import Pipeline, Timing
+from bot.poller import Poller
+from bot.service import JobService
+from bot.settings import Settings, sqlite_path
+from storage import JobStore, open_store
+
+if TYPE_CHECKING:
+    from adapters.base import ChatAdapter
+
+__all__ = ["Core", "run", "utcnow"]
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Core:
+    """Store, Keevx client, job service and poller, as one async context manager.
+
+    With ``settings.keevx_sandbox`` the built-in Keevx emulator is started on
+    loopback and used instead of the real API.
+    """
+
+    store: JobStore
+    keevx: KeevxClient
+    service: JobService
+    poller: Poller
+
+    def __init__(
+        self, settings: Settings, *, stop_grace: float = 10.0, timing: Timing | None = None
+    ) -> None:
+        self.settings = settings
+        self.timing = timing or Timing(
+            poll_interval=timedelta(seconds=settings.poll_interval),
+            poll_timeout=timedelta(seconds=settings.poll_timeout),
+        )
+        self.stop_grace = stop_grace
+        self._adapters: dict[str, ChatAdapter] = {}
+        self._stack = AsyncExitStack()
+        self._poller_task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Core:
+        try:
+            await self._open()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def _open(self) -> None:
+        settings = self.settings
+        base_url, api_key = settings.keevx_base_url, settings.keevx_api_key
+        if settings.keevx_sandbox:
+            from bot.sandbox import Sandbox, SandboxConfig
+
+            sandbox = Sandbox(SandboxConfig(delay=settings.sandbox_delay))
+            await self._stack.enter_async_context(sandbox)
+            base_url, api_key = sandbox.base_url, api_key or "sandbox"
+            log.info("using the built-in Keevx sandbox at %s", base_url)
+        elif not api_key:
+            raise ConfigError("KEEVX_API_KEY is not set (or set KEEVX_SANDBOX=1 to try the bot)")
+        self.http = await self._stack.enter_async_context(
+            httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
+        )
+        self.store = await open_store(settings.database_url)
+        self._stack.push_async_callback(self.store.close)
+        path = sqlite_path(settings.database_url)
+        if path == ":memory:":
+            spool = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="keevx-")))
+        else:
+            spool = Path(path).resolve().parent / "spool"
+        self.keevx = KeevxClient(
+            api_key,
+            base_url,
+            http=self.http,
+            retry=RetryPolicy(
+                max_retries=settings.max_retries,
+                wait_429=settings.retry_wait_429,
+                wait_500=settings.retry_wait_500,
+            ),
+            max_rps=settings.keevx_max_rps,
+        )
+        timing = self.timing
+        pipeline = Pipeline(
+            self.store, self.keevx, self._adapters, http=self.http, timing=timing, now=utcnow
+        )
+        self.poller = Poller(
+            self.store,
+            pipeline,
+            timing=timing,
+            now=utcnow,
+            concurrency=settings.poll_concurrency,
+            max_idle=max(settings.poll_interval, 1.0),
+        )
+        self.service = JobService(self.store, spool=spool, now=utcnow, wake=self.poller.wake)
+
+    def attach(self, *adapters: ChatAdapter) -> None:
+        """Route jobs of these adapters' platforms through them, and start the poller."""
+        for adapter in adapters:
+            self._adapters[adapter.platform] = adapter
+        if self._poller_task is None:
+            self._poller_task = asyncio.create_task(self.poller.run(), name="poller")
+        self.poller.wake()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._poller_task is not None:
+            await self.poller.stop(self.stop_grace)
+            self._poller_task.cancel()
+            await asyncio.gather(self._poller_task, return_exceptions=True)
+        await self._stack.aclose()
+
+
+def _build_adapters(settings: Settings, core: Core) -> list[ChatAdapter]:
+    adapters: list[ChatAdapter] = []
+    if settings.telegram_bot_token:
+        from adapters.telegram import TelegramAdapter
+
+        adapters.append(TelegramAdapter(settings, core.service))
+    if settings.discord_bot_token:
+        from adapters.discord import DiscordAdapter
+
+        adapters.append(DiscordAdapter(settings, core.service))
+    return adapters
+
+
+async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run every platform whose token is set until SIGINT/SIGTERM (or ``stop``)."""
+    if not settings.platforms:
+        raise ConfigError("no platform to start: set TELEGRAM_BOT_TOKEN and/or DISCORD_BOT_TOKEN")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Core(settings) as core:
+        adapters = _build_adapters(settings, core)
+        started: list[ChatAdapter] = []
+        try:
+            for adapter in adapters:
+                await adapter.start()
+                started.append(adapter)
+                log.info("%s is running", adapter.platform)
+            core.attach(*started)
+            await stop.wait()
+            log.info("stopping: no new requests; finishing work in progress")
+        finally:
+            # Deliveries in progress still need their adapter: stop the poller first.
+            await core.poller.stop(core.stop_grace)
+            for adapter in reversed(started):
+                await adapter.stop()

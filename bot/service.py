@@ -1,0 +1,223 @@
+"""The job service: what adapters call to turn a chat request into a job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.errors import RequestInvalid
+from bot.images import ImageFile, prepare_image
+from bot.job import ACTIVE, Job, JobStatus, Target
+from bot.pipeline import discard
+from bot.request import Model, Options, VideoRequest
+from storage.base import Conflict, JobStore
+
+__all__ = ["JobService"]
+
+log = logging.getLogger(__name__)
+
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+
+class JobService:
+    """Validates, persists and starts jobs; the adapters' one entry point.
+
+    Adapters parse chat text with :func:`bot.request.parse_command` and
+    :func:`bot.request.build_request` (refusals are ``RequestInvalid``), download
+    the images to local files, then call :meth:`submit`. The poller does the
+    rest, showing progress and results through the adapter.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        *,
+        spool: Path,
+        now: Callable[[], datetime],
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._spool = spool
+        self._now = now
+        self._wake = wake
+
+    async def find(self, dedupe_key: str) -> Job | None:
+        """The job already made from this platform event, if any (check before downloading)."""
+        return await self._store.find(dedupe_key)
+
+    async def submit(
+        self,
+        *,
+        target: Target,
+        request: VideoRequest,
+        images: Sequence[Path],
+        dedupe_key: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Job:
+        """Check the images, commit the job, and start it; return once it is stored.
+
+        ``images`` are local files the service takes over (moved into its spool;
+        the caller must not reuse them). Raises ``RequestInvalid`` for an image
+        that is not usable (nothing is stored then). A ``dedupe_key`` seen before
+        returns the existing job and makes nothing new. The status message is
+        shown through the adapter right after the commit.
+        """
+        if len(images) != request.image_count:
+            raise ValueError(f"request is for {request.image_count} images, got {len(images)}")
+        folder = self._spool / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        try:
+            spooled = await asyncio.to_thread(_spool_images, images, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        job, created = await self._store.add(
+            self._new_job(
+                target,
+                request,
+                images=tuple(str(p) for p in spooled),
+                dedupe_key=dedupe_key,
+                extra=extra,
+            )
+        )
+        if not created:
+            shutil.rmtree(folder, ignore_errors=True)
+            log.info("job %s: duplicate of %s, nothing new", job.id, dedupe_key)
+            return job
+        log.info("job %s: received from %s (%s)", job.id, target.platform, request.summary())
+        self._wake()
+        return job
+
+    async def again(self, job_id: int, user_id: str, *, dedupe_key: str | None = None) -> Job:
+        """A new job with the same request and images as ``job_id`` (the requester's only)."""
+        old = await self._owned(job_id, user_id, "use Again on")
+        if len(old.image_urls) != old.request.image_count:
+            raise RequestInvalid(
+                f"Job {job_id} never reached Keevx, so there is nothing to repeat: "
+                "send the photos again.",
+                field="job",
+                value=job_id,
+            )
+        job, created = await self._store.add(
+            self._new_job(
+                old.target,
+                old.request,
+                image_urls=old.image_urls,
+                dedupe_key=dedupe_key,
+                extra={"again_of": old.id},
+            )
+        )
+        if created:
+            log.info("job %s: again of job %s", job.id, old.id)
+            self._wake()
+        return job
+
+    async def cancel(self, job_id: int, user_id: str, *, force: bool = False) -> Job:
+        """Stop waiting for a job and never deliver it; ``force`` for moderators.
+
+        Raises ``RequestInvalid`` with a sentence when the job is not the
+        user's, not found, or already finished.
+        """
+        job = await self._get_for(job_id, user_id, "cancel", force=force)
+        try:
+            cancelled = await self._store.transition(
+                job_id,
+                ACTIVE,
+                status=JobStatus.CANCELLED,
+                error="cancelled by request",
+                finished_at=self._now(),
+                updated_at=self._now(),
+                images=(),
+                next_run_at=self._now(),
+            )
+        except Conflict:
+            raise RequestInvalid(
+                f"Job {job_id} is already {job.status}: there is nothing to cancel.",
+                field="job",
+                value=job_id,
+            ) from None
+        discard(job.images)
+        log.info("job %s: cancelled by %s", job_id, user_id)
+        return cancelled
+
+    async def get(self, job_id: int) -> Job | None:
+        return await self._store.get(job_id)
+
+    async def recent(self, platform: str, user_id: str, limit: int = 10) -> list[Job]:
+        """The user's most recent jobs on a platform, newest first."""
+        return await self._store.recent(platform=platform, user_id=user_id, limit=limit)
+
+    async def chat_defaults(self, platform: str, chat_id: str) -> Options:
+        """A chat's (Telegram) or server's (Discord) saved defaults; empty when none."""
+        values = await self._store.get_defaults(platform, chat_id)
+        known = {k: v for k, v in values.items() if k in Options.__dataclass_fields__}
+        if known.get("model") is not None:
+            known["model"] = Model(known["model"])
+        return Options(**known)
+
+    async def set_chat_defaults(self, platform: str, chat_id: str, options: Options) -> None:
+        values = {k: (v.value if isinstance(v, Model) else v) for k, v in asdict(options).items()}
+        await self._store.set_defaults(
+            platform, chat_id, {k: v for k, v in values.items() if v is not None}
+        )
+
+    def _new_job(
+        self,
+        target: Target,
+        request: VideoRequest,
+        *,
+        images: tuple[str, ...] = (),
+        image_urls: tuple[str, ...] = (),
+        dedupe_key: str | None,
+        extra: dict[str, Any] | None,
+    ) -> Job:
+        now = self._now()
+        return Job(
+            id=0,
+            target=target,
+            request=request,
+            status=JobStatus.RECEIVED,
+            created_at=now,
+            updated_at=now,
+            next_run_at=now,
+            images=images,
+            image_urls=image_urls,
+            dedupe_key=dedupe_key,
+            extra=dict(extra or {}),
+        )
+
+    async def _owned(self, job_id: int, user_id: str, verb: str) -> Job:
+        return await self._get_for(job_id, user_id, verb, force=False)
+
+    async def _get_for(self, job_id: int, user_id: str, verb: str, *, force: bool) -> Job:
+        job = await self._store.get(job_id)
+        if job is None:
+            raise RequestInvalid(f"There is no job {job_id}.", field="job", value=job_id)
+        if job.target.user_id != user_id and not force:
+            raise RequestInvalid(
+                f"Only the person who asked for job {job_id} can {verb} it.",
+                field="job",
+                value=job_id,
+            )
+        return job
+
+
+def _spool_images(images: Sequence[Path], folder: Path) -> list[Path]:
+    """Move the images into ``folder``, checked and re-encoded where needed (blocking)."""
+    spooled = []
+    for number, source in enumerate(images, start=1):
+        label = "the photo" if len(images) == 1 else f"photo {number}"
+        staged = folder / f"{number}.img"
+        shutil.move(str(source), staged)
+        image: ImageFile = prepare_image(staged, label=label)
+        final = staged.with_suffix(_EXTENSIONS.get(image.content_type, ".jpg"))
+        staged.rename(final)
+        spooled.append(final)
+    return spooled

@@ -1,0 +1,295 @@
+"""The SQLite job store on aiosqlite: WAL, a busy timeout, and ``user_version`` migrations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.errors import StoreError
+from bot.job import ACTIVE, Job, JobStatus, Target, TaskResult
+from bot.request import VideoRequest
+from storage.base import Conflict
+
+__all__ = ["SqliteJobStore"]
+
+# Each entry moves the schema one version up; never edit a released entry.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        dedupe_key TEXT UNIQUE,
+        status TEXT NOT NULL,
+        target TEXT NOT NULL,
+        request TEXT NOT NULL,
+        images TEXT NOT NULL DEFAULT '[]',
+        image_urls TEXT NOT NULL DEFAULT '[]',
+        tasks TEXT NOT NULL DEFAULT '[]',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_run_at REAL NOT NULL,
+        lease_until REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        submitted_at REAL,
+        finished_at REAL,
+        error TEXT,
+        status_message_id TEXT,
+        delivered_ids TEXT NOT NULL DEFAULT '[]',
+        extra TEXT NOT NULL DEFAULT '{}',
+        version INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_due ON jobs (next_run_at) WHERE status NOT IN
+        ('delivered', 'failed', 'expired', 'unknown', 'undeliverable', 'cancelled');
+    CREATE INDEX jobs_user ON jobs (platform, user_id, id);
+    CREATE TABLE chat_defaults (
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        options TEXT NOT NULL,
+        PRIMARY KEY (platform, chat_id)
+    );
+    """,
+)
+
+_ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
+
+SQL_CLAIM = f"""
+UPDATE jobs SET lease_until = :until, version = version + 1
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE status IN ({_ACTIVE_SQL}) AND next_run_at <= :now
+      AND (lease_until IS NULL OR lease_until <= :now)
+    ORDER BY next_run_at LIMIT :limit
+)
+RETURNING *
+"""
+SQL_NEXT_DUE = f"""
+SELECT MIN(MAX(next_run_at, COALESCE(lease_until, 0))) FROM jobs WHERE status IN ({_ACTIVE_SQL})
+"""
+
+
+def _ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _dt(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def _encode(value: Any) -> Any:
+    """A column value for one of :class:`Job`'s simple fields."""
+    if isinstance(value, tuple | list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, JobStatus):
+        return value.value
+    return value
+
+
+def _columns(job: Job) -> dict[str, Any]:
+    """The row for ``job`` (minus ``id`` and ``version``)."""
+    return {
+        "platform": job.target.platform,
+        "chat_id": job.target.chat_id,
+        "user_id": job.target.user_id,
+        "dedupe_key": job.dedupe_key,
+        "status": job.status.value,
+        "target": json.dumps(job.target.to_dict(), ensure_ascii=False),
+        "request": json.dumps(job.request.to_dict(), ensure_ascii=False),
+        "images": json.dumps(list(job.images)),
+        "image_urls": json.dumps(list(job.image_urls)),
+        "tasks": json.dumps([t.to_dict() for t in job.tasks], ensure_ascii=False),
+        "attempts": job.attempts,
+        "next_run_at": _ts(job.next_run_at),
+        "created_at": _ts(job.created_at),
+        "updated_at": _ts(job.updated_at),
+        "submitted_at": _ts(job.submitted_at),
+        "finished_at": _ts(job.finished_at),
+        "error": job.error,
+        "status_message_id": job.status_message_id,
+        "delivered_ids": json.dumps(list(job.delivered_ids)),
+        "extra": json.dumps(job.extra, ensure_ascii=False),
+    }
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    try:
+        return Job(
+            id=row["id"],
+            target=Target.from_dict(json.loads(row["target"])),
+            request=VideoRequest.from_dict(json.loads(row["request"])),
+            status=JobStatus(row["status"]),
+            created_at=datetime.fromtimestamp(row["created_at"], UTC),
+            updated_at=datetime.fromtimestamp(row["updated_at"], UTC),
+            next_run_at=datetime.fromtimestamp(row["next_run_at"], UTC),
+            images=tuple(json.loads(row["images"])),
+            image_urls=tuple(json.loads(row["image_urls"])),
+            tasks=tuple(TaskResult.from_dict(t) for t in json.loads(row["tasks"])),
+            attempts=row["attempts"],
+            submitted_at=_dt(row["submitted_at"]),
+            finished_at=_dt(row["finished_at"]),
+            error=row["error"],
+            status_message_id=row["status_message_id"],
+            delivered_ids=tuple(json.loads(row["delivered_ids"])),
+            dedupe_key=row["dedupe_key"],
+            extra=json.loads(row["extra"]),
+            version=row["version"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"job {row['id']} cannot be read: {type(exc).__name__}") from exc
+
+
+class SqliteJobStore:
+    """:class:`storage.base.JobStore` on one aiosqlite connection (one process per file)."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: str, *, busy_timeout_ms: int = 5000) -> SqliteJobStore:
+        """Open (creating if needed) and migrate the database at ``path`` (``":memory:"`` works)."""
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await _migrate(db)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def add(self, job: Job) -> tuple[Job, bool]:
+        columns = _columns(job)
+        names = ", ".join(columns)
+        marks = ", ".join(f":{c}" for c in columns)
+        async with self._db.execute(
+            f"INSERT INTO jobs ({names}) VALUES ({marks}) "
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING *",
+            columns,
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is not None:
+            return _job(row), True
+        existing = await self.find(job.dedupe_key or "")
+        if existing is None:
+            raise StoreError("job was neither inserted nor found")
+        return existing, False
+
+    async def get(self, job_id: int) -> Job | None:
+        return await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+    async def find(self, dedupe_key: str) -> Job | None:
+        return await self._one("SELECT * FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
+
+    async def update(self, job: Job, *, lease_until: datetime | None = None) -> Job:
+        columns = _columns(job)
+        sets = ", ".join(f"{c} = :{c}" for c in columns)
+        params = {**columns, "id": job.id, "version": job.version, "lease": _ts(lease_until)}
+        row = await self._one(
+            f"UPDATE jobs SET {sets}, lease_until = :lease, version = version + 1 "
+            "WHERE id = :id AND version = :version RETURNING *",
+            params,
+        )
+        if row is None:
+            raise Conflict(f"job {job.id} changed since it was read")
+        return row
+
+    async def transition(self, job_id: int, allowed: frozenset[JobStatus], **changes: Any) -> Job:
+        sets = ", ".join(f"{c} = :{c}" for c in changes)
+        states = ", ".join(f"'{s.value}'" for s in allowed)
+        params = {c: _encode(v) for c, v in changes.items()} | {"id": job_id}
+        job = await self._one(
+            f"UPDATE jobs SET {sets}, version = version + 1 "
+            f"WHERE id = :id AND status IN ({states}) RETURNING *",
+            params,
+        )
+        if job is not None:
+            return job
+        current = await self.get(job_id)
+        if current is None:
+            raise StoreError(f"job {job_id} does not exist")
+        raise Conflict(f"job {job_id} is {current.status}")
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Job]:
+        params = {"now": now.timestamp(), "until": (now + lease).timestamp(), "limit": limit}
+        async with self._db.execute(SQL_CLAIM, params) as cursor:
+            rows = await cursor.fetchall()
+        return sorted((_job(r) for r in rows), key=lambda j: j.next_run_at)
+
+    async def next_due(self) -> datetime | None:
+        async with self._db.execute(SQL_NEXT_DUE) as cursor:
+            row = await cursor.fetchone()
+        return _dt(row[0]) if row else None
+
+    async def release_leases(self) -> int:
+        async with self._db.execute(
+            "UPDATE jobs SET lease_until = NULL WHERE lease_until IS NOT NULL"
+        ) as cursor:
+            return cursor.rowcount
+
+    async def recent(
+        self, *, platform: str | None = None, user_id: str | None = None, limit: int = 20
+    ) -> list[Job]:
+        where, params = [], []
+        if platform is not None:
+            where.append("platform = ?")
+            params.append(platform)
+        if user_id is not None:
+            where.append("user_id = ?")
+            params.append(user_id)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        return await self._many(
+            f"SELECT * FROM jobs {clause} ORDER BY id DESC LIMIT ?", (*params, limit)
+        )
+
+    async def get_defaults(self, platform: str, chat_id: str) -> dict[str, Any]:
+        async with self._db.execute(
+            "SELECT options FROM chat_defaults WHERE platform = ? AND chat_id = ?",
+            (platform, chat_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
+    async def set_defaults(self, platform: str, chat_id: str, values: dict[str, Any]) -> None:
+        await self._db.execute(
+            "INSERT INTO chat_defaults (platform, chat_id, options) VALUES (?, ?, ?) "
+            "ON CONFLICT (platform, chat_id) DO UPDATE SET options = excluded.options",
+            (platform, chat_id, json.dumps(values)),
+        )
+
+    async def _one(self, sql: str, params: Any) -> Job | None:
+        async with self._db.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return _job(row) if row is not None else None
+
+    async def _many(self, sql: str, params: Iterable[Any]) -> list[Job]:
+        async with self._db.execute(sql, tuple(params)) as cursor:
+            return [_job(r) for r in await cursor.fetchall()]
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    """Bring the schema to the newest version, one committed step per migration."""
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    version = int(row[0]) if row else 0
+    if version > len(MIGRATIONS):
+        raise StoreError(f"database schema {version} is newer than this bot ({len(MIGRATIONS)})")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        await db.executescript(
+            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+        )

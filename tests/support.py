@@ -1,0 +1,97 @@
+"""Test helpers shared by several test modules."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from adapters.base import Video
+from bot.errors import DeliveryError
+from bot.job import Job, JobStatus, Target
+from bot.request import build_request, parse_command
+from bot.sandbox import SAMPLE_IMAGE
+from bot.service import JobService
+
+
+class RecordingAdapter:
+    """A ChatAdapter that records what the core asked of it.
+
+    ``fail_deliveries`` makes that many deliveries raise ``fail_with`` first.
+    """
+
+    def __init__(self, platform: str = "test", *, limit: int = 2**40) -> None:
+        self.platform = platform
+        self.limit = limit
+        self.statuses: list[tuple[int, JobStatus]] = []
+        self.delivered: list[tuple[int, list[Video]]] = []
+        self.video_bytes: list[int] = []
+        self.fail_deliveries = 0
+        self.fail_with: Exception = DeliveryError("platform is down")
+        self.fail_status_for: set[str] = set()
+        self.status_error: Exception | None = None
+        self.finished: dict[int, asyncio.Event] = {}
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def upload_limit(self, target: Target) -> int:
+        return self.limit
+
+    async def show_status(self, job: Job) -> str | None:
+        if job.target.chat_id in self.fail_status_for and self.status_error is not None:
+            raise self.status_error
+        self.statuses.append((job.id, job.status))
+        if job.status.terminal:
+            self.finished.setdefault(job.id, asyncio.Event()).set()
+        return f"status-{job.id}"
+
+    async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
+        if self.fail_deliveries:
+            self.fail_deliveries -= 1
+            raise self.fail_with
+        for video in videos:
+            if video.path is not None:
+                self.video_bytes.append(video.path.stat().st_size)
+                assert video.path.read_bytes()[4:8] == b"ftyp"
+        self.delivered.append((job.id, list(videos)))
+        return [f"video-{job.id}-{n}" for n in range(len(videos))]
+
+    async def wait(self, job_id: int, timeout: float = 20) -> None:
+        event = self.finished.setdefault(job_id, asyncio.Event())
+        await asyncio.wait_for(event.wait(), timeout)
+
+
+def photo(tmp_path: Path, name: str = "photo.jpg") -> Path:
+    """A fresh copy of the sample photo (the service takes files over)."""
+    target = tmp_path / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SAMPLE_IMAGE, target)
+    return target
+
+
+async def submit(
+    service: JobService,
+    tmp_path: Path,
+    text: str = "waves at sunset",
+    *,
+    images: int = 1,
+    platform: str = "test",
+    chat: str = "chat-1",
+    user: str = "user-1",
+    dedupe_key: str | None = None,
+) -> Job:
+    """Submit ``text`` with ``images`` copies of the sample photo as a user would."""
+    command = parse_command(text)
+    request = build_request(command.prompt, command.options, images)
+    files = [photo(tmp_path / "in", f"{chat}-{user}-{n}-{id(request)}.jpg") for n in range(images)]
+    return await service.submit(
+        target=Target(platform=platform, chat_id=chat, user_id=user, user_name="Ann"),
+        request=request,
+        images=files,
+        dedupe_key=dedupe_key,
+    )

@@ -1,0 +1,196 @@
+"""The whole core against the sandbox on loopback: intake to delivered video."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import av
+
+from bot.errors import RecipientGone, TooLarge
+from bot.job import JobStatus
+from bot.pipeline import Timing
+from bot.runtime import Core
+from bot.sandbox import Sandbox, SandboxConfig
+from bot.settings import Settings
+from tests.support import RecordingAdapter, submit
+
+
+def creates(sandbox: Sandbox) -> list[object]:
+    return [c for c in sandbox.calls if c.method == "POST" and c.path.endswith("/image_to_video")]
+
+
+async def test_photo_becomes_delivered_video(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    adapter = RecordingAdapter()
+    seen: list[bytes] = []
+    original = adapter.deliver
+
+    async def keep_copy(job, videos):  # type: ignore[no-untyped-def]
+        seen.extend(v.path.read_bytes() for v in videos if v.path)
+        return await original(job, videos)
+
+    adapter.deliver = keep_copy  # type: ignore[method-assign]
+    async with Core(settings) as core:
+        core.attach(adapter)
+        job = await submit(core.service, tmp_path, "waves at sunset --ar 9:16")
+        await adapter.wait(job.id)
+        final = await core.service.get(job.id)
+    assert final is not None and final.status is JobStatus.DELIVERED
+    assert final.delivered_ids == (f"video-{job.id}-0",)
+    assert final.images == () and not list((tmp_path / "spool").glob("*/*"))
+    statuses = [s for j, s in adapter.statuses if j == job.id]
+    assert statuses[0] is JobStatus.RECEIVED and statuses[-1] is JobStatus.DELIVERED
+    assert JobStatus.SUBMITTED in statuses
+    (call,) = creates(sandbox)
+    assert call.json["aspect_ratio"] == "9:16" and "image_url" in call.json
+    assert all(c.headers["authorization"] == "Bearer test-key-0123456789" for c in sandbox.calls)
+    assert all(c.headers["source"] == "skill" for c in sandbox.calls)
+    out = tmp_path / "video.mp4"
+    out.write_bytes(seen[0])
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.height > stream.width  # 9:16 portrait
+
+
+async def test_count_gives_several_videos(settings: Settings, tmp_path: Path) -> None:
+    adapter = RecordingAdapter()
+    async with Core(settings) as core:
+        core.attach(adapter)
+        job = await submit(core.service, tmp_path, "two takes --count 2", images=2)
+        await adapter.wait(job.id)
+        final = await core.service.get(job.id)
+    assert final is not None and final.status is JobStatus.DELIVERED
+    assert len(final.tasks) == 2 and len(adapter.delivered[0][1]) == 2
+    assert len(final.delivered_ids) == 2
+
+
+async def test_failed_task_tells_the_reason(settings: Settings, tmp_path: Path) -> None:
+    adapter = RecordingAdapter()
+    async with Core(settings) as core:
+        core.attach(adapter)
+        job = await submit(core.service, tmp_path, "this will #fail")
+        await adapter.wait(job.id)
+        final = await core.service.get(job.id)
+    assert final is not None and final.status is JobStatus.FAILED
+    assert final.error and "moderation" in final.error.lower()
+    assert adapter.delivered == []
+
+
+async def test_lost_create_answer_is_unknown_and_never_resent(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    adapter = RecordingAdapter()
+    async with Core(settings) as core:
+        original = core.keevx.create
+
+        async def drop_after_upload(body):  # type: ignore[no-untyped-def]
+            sandbox.config = dataclasses.replace(sandbox.config, fault_rate=1.0, faults=("drop",))
+            return await original(body)
+
+        core.keevx.create = drop_after_upload  # type: ignore[method-assign]
+        core.attach(adapter)
+        job = await submit(core.service, tmp_path)
+        await adapter.wait(job.id)
+        final = await core.service.get(job.id)
+        await asyncio.sleep(0.3)  # the poller must not touch it again
+    assert final is not None and final.status is JobStatus.UNKNOWN
+    assert "lost" in (final.error or "")
+    assert len(creates(sandbox)) == 1
+    assert len(sandbox.tasks) == 1  # Keevx did create it: resending would have charged twice
+
+
+async def test_expired_after_poll_timeout(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.config = dataclasses.replace(sandbox.config, delay=60)
+    adapter = RecordingAdapter()
+    async with Core(dataclasses.replace(settings, poll_timeout=0.3)) as core:
+        core.attach(adapter)
+        job = await submit(core.service, tmp_path)
+        await adapter.wait(job.id)
+        final = await core.service.get(job.id)
+    assert final is not None and final.status is JobStatus.EXPIRED
+    assert adapter.delivered == []
+
+
+async def test_gone_chat_does_not_stop_others(settings: Settings, tmp_path: Path) -> None:
+    adapter = RecordingAdapter()
+    adapter.fail_status_for = {"blocked"}
+    adapter.status_error = RecipientGone("bot was blocked")
+    async with Core(settings) as core:
+        core.attach(adapter)
+        blocked = await submit(core.service, tmp_path, chat="blocked")
+        fine = await submit(core.service, tmp_path, chat="fine")
+        await adapter.wait(fine.id)
+        gone = await core.service.get(blocked.id)
+    assert gone is not None and gone.status is JobStatus.UNDELIVERABLE
+    assert [j for j, _ in adapter.delivered] == [fine.id]
+
+
+async def test_delivery_outage_is_retried(settings: Settings, tmp_path: Path) -> None:
+    adapter = RecordingAdapter()
+    adapter.fail_deliveries = 2
+    timing = Timing(
+        poll_interval=timedelta(seconds=0.05),
+        poll_timeout=timedelta(seconds=30),
+        backoff_base=timedelta(seconds=0.05),
+    )
+    async with Core(settings, timing=timing) as core:
+        core.attach(adapter)
+        job = await submit(core.service, tmp_path)
+        await adapter.wait(job.id, timeout=40)
+        final = await core.service.get(job.id)
+    assert final is not None and final.status is JobStatus.DELIVERED
+    assert len(adapter.delivered) == 1
+
+
+async def test_too_large_becomes_link(settings: Settings, tmp_path: Path) -> None:
+    adapter = RecordingAdapter()
+    adapter.fail_deliveries = 1
+    adapter.fail_with = TooLarge("request entity too large")
+    small = RecordingAdapter("small", limit=1000)
+    async with Core(settings) as core:
+        core.attach(adapter, small)
+        job = await submit(core.service, tmp_path)
+        tiny = await submit(core.service, tmp_path, platform="small")
+        await adapter.wait(job.id)
+        await small.wait(tiny.id)
+    ((_, videos),) = adapter.delivered
+    assert videos[0].path is None and videos[0].url.endswith(".mp4")
+    ((_, videos),) = small.delivered
+    assert videos[0].path is None and videos[0].thumbnail_url
+
+
+async def test_cancelled_job_is_never_delivered(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.config = dataclasses.replace(sandbox.config, delay=1.0)
+    adapter = RecordingAdapter()
+    async with Core(settings) as core:
+        core.attach(adapter)
+        job = await submit(core.service, tmp_path)
+        while (current := await core.service.get(job.id)) and current.status != JobStatus.SUBMITTED:
+            await asyncio.sleep(0.02)
+        cancelled = await core.service.cancel(job.id, "user-1")
+        await asyncio.sleep(1.5)
+        final = await core.service.get(job.id)
+    assert cancelled.status is JobStatus.CANCELLED
+    assert final is not None and final.status is JobStatus.CANCELLED
+    assert adapter.delivered == []
+
+
+async def test_duplicate_event_makes_one_job(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    adapter = RecordingAdapter()
+    async with Core(settings) as core:
+        core.attach(adapter)
+        first = await submit(core.service, tmp_path, dedupe_key="test:1")
+        second = await submit(core.service, tmp_path, dedupe_key="test:1")
+        await adapter.wait(first.id)
+    assert first.id == second.id
+    assert len(creates(sandbox)) == 1 and len(adapter.delivered) == 1
