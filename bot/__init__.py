@@ -1,1 +1,46 @@
 """keevx-bot: photos in, AI videos out, in Telegram and Discord chats."""
+
+from bot.errors import (
+    ApiRejected,
+    ApiTimeout,
+    ApiUnavailable,
+    BotError,
+    ConfigError,
+    DeliveryError,
+    KeevxError,
+    RateLimited,
+    RecipientGone,
+    RequestInvalid,
+    StoreError,
+    TooLarge,
+)
+from bot.job import Job, JobStatus, Target
+from bot.keevx import KeevxClient
+from bot.request import Options, VideoRequest, build_request, parse_command
+from bot.service import JobService
+from bot.settings import Settings
+
+__all__ = [
+    "ApiRejected",
+    "ApiTimeout",
+    "ApiUnavailable",
+    "BotError",
+    "ConfigError",
+    "DeliveryError",
+    "Job",
+    "JobService",
+    "JobStatus",
+    "KeevxClient",
+    "KeevxError",
+    "Options",
+    "RateLimited",
+    "RecipientGone",
+    "RequestInvalid",
+    "Settings",
+    "StoreError",
+    "Target",
+    "TooLarge",
+    "VideoRequest",
+    "build_request",
+    "parse_command",
+]

@@ -50,7 +50,7 @@ def _defaults_line() -> str:
     return (
         f"Defaults: model {DEFAULT_MODEL}{switch}, {default.aspect_ratios[0]},"
         f" {default.resolutions[0]}, the model's shortest duration, no audio,"
-        f" {default.counts[0]} video. /settings can change them for this chat."
+        f" {default.counts[0]} video. /settings changes them for this chat or server."
     )
 
 

@@ -449,6 +449,7 @@ def _refusal(
             best = max((r for r in MODEL_RULES.values() if r.audio), key=lambda r: r.max_images)
             fix = f"send at most {best.max_images} images to use model {best.model}"
         msg = f"Audio is not available for {subject}: remove --audio or {fix}."
+        allowed = tuple("--audio" if v else "--no-audio" for v in allowed)
     elif field_name == "count":
         msg = f"--count {value} is out of range: use {span_text(allowed)}."
     else:
@@ -458,8 +459,6 @@ def _refusal(
             where = " with one image" if n == 1 else f" with {n} images"
         what = shown.get(field_name, str(value))
         msg = f"{what} is not available for {subject}{where}: use {join_or(allowed)}."
-    if field_name == "audio":
-        allowed = tuple("--audio" if v else "--no-audio" for v in allowed)
     return RequestInvalid(msg, field=field_name, value=value, allowed=_strs(allowed))
 
 

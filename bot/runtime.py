@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import tempfile
 from contextlib import AsyncExitStack
@@ -88,11 +89,7 @@ class Core:
         )
         self.store = await open_store(settings.database_url)
         self._stack.push_async_callback(self.store.close)
-        path = sqlite_path(settings.database_url)
-        if path == ":memory:":
-            spool = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="keevx-")))
-        else:
-            spool = Path(path).resolve().parent / "spool"
+        spool = _spool_folder(settings.database_url, self._stack)
         self.keevx = KeevxClient(
             api_key,
             base_url,
@@ -137,6 +134,14 @@ class Core:
             self._poller_task.cancel()
             await asyncio.gather(self._poller_task, return_exceptions=True)
         await self._stack.aclose()
+
+
+def _spool_folder(database_url: str, stack: AsyncExitStack) -> Path:
+    """Images wait beside the database until Keevx has them (in a temporary folder for memory)."""
+    path = sqlite_path(database_url)
+    if path == ":memory:":
+        return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="keevx-spool-")))
+    return Path(os.path.abspath(path)).parent / "spool"
 
 
 def _build_adapters(settings: Settings, core: Core) -> list[ChatAdapter]:

@@ -1,4 +1,4 @@
-"""The Keevx client: envelopes, error mapping, retry timing (fake clock), and the lost-answer rule."""
+"""The Keevx client: envelopes, errors, retry timing on a fake clock, the lost-answer rule."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ async def test_500_waits_10_seconds_at_most_three_retries() -> None:
 
 async def test_rate_limit_retries_used_up() -> None:
     clock = FakeClock()
-    handler, seen = answers(*[httpx.Response(429, json={"code": 429})] * 4)
+    handler, _ = answers(*[httpx.Response(429, json={"code": 429})] * 4)
     with pytest.raises(RateLimited):
         await make_client(handler, clock).query("i2v-1")
     assert clock.waits == [30.0] * 3
@@ -172,7 +172,7 @@ async def test_create_is_retried_after_a_retryable_status() -> None:
     clock = FakeClock()
     handler, seen = answers(httpx.Response(500), ok({"task_ids": ["i2v-a"]}))
     assert await make_client(handler, clock).create({}) == ["i2v-a"]
-    assert clock.waits == [10.0]
+    assert clock.waits == [10.0] and len(seen) == 2
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from bot.errors import RecipientGone, TooLarge
 from bot.job import JobStatus
 from bot.pipeline import Timing
 from bot.runtime import Core
-from bot.sandbox import Sandbox, SandboxConfig
+from bot.sandbox import Sandbox
 from bot.settings import Settings
 from tests.support import RecordingAdapter, submit
 

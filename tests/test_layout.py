@@ -1,0 +1,53 @@
+"""The shape of the code: a platform-free core and a pinned public surface."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import bot
+
+
+def test_core_imports_no_platform_library() -> None:
+    code = (
+        "import sys, bot, bot.cli, bot.runtime, bot.service, bot.poller, bot.pipeline, "
+        "bot.delivery, bot.keevx, bot.request, bot.images, bot.sandbox, bot.demo, storage, "
+        "adapters.base\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('telegram', 'discord'))\n"
+        "print(loaded)\n"
+        "assert not loaded, loaded"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_public_names_are_pinned() -> None:
+    assert bot.__all__ == sorted(bot.__all__)
+    assert set(bot.__all__) == {
+        "ApiRejected",
+        "ApiTimeout",
+        "ApiUnavailable",
+        "BotError",
+        "ConfigError",
+        "DeliveryError",
+        "Job",
+        "JobService",
+        "JobStatus",
+        "KeevxClient",
+        "KeevxError",
+        "Options",
+        "RateLimited",
+        "RecipientGone",
+        "RequestInvalid",
+        "Settings",
+        "StoreError",
+        "Target",
+        "TooLarge",
+        "VideoRequest",
+        "build_request",
+        "parse_command",
+    }
+    for name in bot.__all__:
+        assert getattr(bot, name) is not None

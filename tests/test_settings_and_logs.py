@@ -1,0 +1,119 @@
+"""Settings from the environment, and logs that never show a secret."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.logs import JsonFormatter, RedactingFilter
+from bot.settings import Settings, sqlite_path
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.keevx_base_url == "https://api.keevx.com/v1"
+    assert settings.telegram_api_url == "https://api.telegram.org"
+    assert settings.discord_api_url == "https://discord.com/api/v10"
+    assert (settings.poll_interval, settings.poll_timeout) == (30.0, 1200.0)
+    assert settings.database_url == "sqlite:///data/keevx-bot.db"
+    assert settings.platforms == ()
+
+
+def test_values_and_floats() -> None:
+    settings = Settings.from_env(
+        {
+            "POLL_INTERVAL": "2.5",
+            "POLL_TIMEOUT": "90",
+            "KEEVX_SANDBOX": "1",
+            "PORT": "9000",
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "DISCORD_BOT_TOKEN": "d",
+            "DISCORD_GUILD_IDS": "1, 2",
+            "KEEVX_BASE_URL": "http://127.0.0.1:1/v1/",
+        }
+    )
+    assert (settings.poll_interval, settings.poll_timeout, settings.port) == (2.5, 90.0, 9000)
+    assert settings.keevx_sandbox and settings.platforms == ("telegram", "discord")
+    assert settings.discord_guild_ids == (1, 2)
+    assert settings.keevx_base_url == "http://127.0.0.1:1/v1"
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"POLL_INTERVAL": "soon"}, "POLL_INTERVAL"),
+        ({"POLL_TIMEOUT": "-1"}, "POLL_TIMEOUT"),
+        ({"PORT": "http"}, "PORT"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "jobs.db"}, "DATABASE_URL"),
+        ({"POLL_INTERVAL": "0"}, "POLL_INTERVAL"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError, match=names):
+        Settings.from_env(env)
+
+
+def test_sqlalchemy_style_urls() -> None:
+    assert sqlite_path("sqlite:///rel.db") == "rel.db"
+    assert sqlite_path("sqlite:///data/x.db") == "data/x.db"
+    assert sqlite_path("sqlite:////abs/path.db") == "/abs/path.db"
+    assert sqlite_path("sqlite://") == ":memory:"
+    with pytest.raises(ConfigError, match="not supported yet"):
+        sqlite_path("postgresql://u@h/db")
+
+
+def test_dotenv_file_is_read_and_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("KEEVX_API_KEY=from-file\nPOLL_INTERVAL=5\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("POLL_INTERVAL", "7")
+    monkeypatch.delenv("KEEVX_API_KEY", raising=False)
+    settings = Settings.from_env()
+    assert settings.keevx_api_key == "from-file" and settings.poll_interval == 7.0
+
+
+def test_repr_hides_secrets() -> None:
+    settings = Settings.from_env({"KEEVX_API_KEY": "sk-live-1", "TELEGRAM_BOT_TOKEN": TOKEN})
+    assert "sk-live-1" not in repr(settings) and TOKEN not in repr(settings)
+    assert set(settings.secrets) == {"sk-live-1", TOKEN}
+
+
+def test_redacting_filter_hides_secrets_and_token_shapes() -> None:
+    record = logging.LogRecord(
+        "x",
+        logging.INFO,
+        __file__,
+        1,
+        "GET %s with key %s",
+        (f"https://api.telegram.org/bot{TOKEN}/getMe", "sk-live-1"),
+        None,
+    )
+    RedactingFilter(["sk-live-1"]).filter(record)
+    text = record.getMessage()
+    assert TOKEN not in text and "sk-live-1" not in text and "***" in text
+
+
+def test_redacting_filter_cleans_tracebacks() -> None:
+    try:
+        raise RuntimeError(f"failed https://x/file/bot{TOKEN}/photos/1.jpg")
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom", None, sys.exc_info())
+    RedactingFilter([]).filter(record)
+    assert record.exc_text and TOKEN not in record.exc_text
+
+
+def test_json_lines() -> None:
+    record = logging.LogRecord("bot.pipeline", logging.INFO, __file__, 1, "job %s: ok", (4,), None)
+    line = JsonFormatter().format(record)
+    import json
+
+    assert json.loads(line)["message"] == "job 4: ok"
