@@ -107,7 +107,7 @@ async def run_demo(
             copies.append(copy)
         adapter = DemoAdapter(out_dir, stream)
         async with Core(settings) as core:
-            core.attach(adapter)
+            await core.attach(adapter)
             job = await core.service.submit(
                 target=Target(platform="demo", chat_id="terminal", user_id="you"),
                 request=request,

@@ -31,6 +31,7 @@ from bot.errors import (
 )
 from bot.job import Job, JobStatus, TaskResult
 from bot.keevx import KeevxClient
+from bot.schedule import FixedSchedule, PollSchedule
 from storage.base import JobStore
 
 __all__ = ["Pipeline", "Timing"]
@@ -85,6 +86,7 @@ class Pipeline:
         http: httpx.AsyncClient,
         timing: Timing,
         now: Callable[[], datetime],
+        schedule: PollSchedule | None = None,
         callback_url: Callable[[Job], str | None] = lambda job: None,
     ) -> None:
         self._store = store
@@ -93,6 +95,7 @@ class Pipeline:
         self._http = http
         self._timing = timing
         self._now = now
+        self._schedule = schedule or FixedSchedule(timing.poll_interval)
         self._callback_url = callback_url
 
     async def advance(self, job: Job) -> Job:
@@ -154,16 +157,14 @@ class Pipeline:
         now = self._now()
         log.info("job %s: submitted as %s", job.id, ", ".join(task_ids))
         spooled = job.images
-        job = await self._save(
-            job,
-            keep=True,
+        job = job.evolve(
             status=JobStatus.SUBMITTED,
             tasks=tuple(TaskResult(task_id=t) for t in task_ids),
             submitted_at=now,
             images=(),
             attempts=0,
-            next_run_at=now + self._timing.poll_interval,
         )
+        job = await self._save(job, keep=True, next_run_at=self._schedule.next_check(job, now))
         discard(spooled)
         return await self._show(job, adapter, keep=True)
 
@@ -203,7 +204,7 @@ class Pipeline:
             )
         job = job.evolve(tasks=tuple(tasks))
         if not all(t.done for t in tasks):
-            job = await self._save(job, keep=True, next_run_at=now + self._timing.poll_interval)
+            job = await self._save(job, keep=True, next_run_at=self._schedule.next_check(job, now))
             return await self._show(job, adapter)
         if any(t.status == "SUCCEEDED" for t in tasks):
             return await self._save(job, keep=True, status=JobStatus.SUCCEEDED, next_run_at=now)

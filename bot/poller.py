@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.job import Job
+from bot.job import ACTIVE, Job
 from bot.pipeline import Pipeline, Timing
 from storage.base import Conflict, JobStore
 
@@ -97,8 +97,12 @@ class Poller:
         try:
             await self._pipeline.advance(job)
         except Conflict:
+            # Someone else wrote the job (a cancel, a callback): let go of it as it now stands.
             current = await self._store.get(job.id)
             log.info("job %s changed meanwhile (now %s)", job.id, current and current.status)
+            if current is not None and current.status in ACTIVE:
+                with contextlib.suppress(Conflict):
+                    await self._store.update(current)
         except asyncio.CancelledError:
             raise
         except Exception:

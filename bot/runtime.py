@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from bot.callbacks import CALLBACK_PATH, KeevxCallbacks
 from bot.errors import ConfigError
 from bot.keevx import KeevxClient, RetryPolicy
 from bot.pipeline import Pipeline, Timing
 from bot.poller import Poller
 from bot.service import JobService
 from bot.settings import Settings, sqlite_path
+from bot.web import WebServer
 from storage import JobStore, open_store
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ class Core:
         self._adapters: dict[str, ChatAdapter] = {}
         self._stack = AsyncExitStack()
         self._poller_task: asyncio.Task[None] | None = None
+        self._web_started = False
 
     async def __aenter__(self) -> Core:
         try:
@@ -102,8 +105,28 @@ class Core:
             max_rps=settings.keevx_max_rps,
         )
         timing = self.timing
+        self.web: WebServer | None = None
+        if settings.port is not None or settings.public_url:
+            self.web = WebServer(port=settings.port if settings.port is not None else 8080)
+        callback_url = None
+        if settings.public_url and self.web is not None:
+            callbacks = KeevxCallbacks(
+                self.store,
+                public_url=settings.public_url,
+                secret=api_key,
+                now=utcnow,
+                wake=lambda: self.poller.wake(),
+            )
+            self.web.add_route("POST", CALLBACK_PATH, callbacks.handle)
+            callback_url = callbacks.url_for
         pipeline = Pipeline(
-            self.store, self.keevx, self._adapters, http=self.http, timing=timing, now=utcnow
+            self.store,
+            self.keevx,
+            self._adapters,
+            http=self.http,
+            timing=timing,
+            now=utcnow,
+            callback_url=callback_url or (lambda job: None),
         )
         self.poller = Poller(
             self.store,
@@ -115,8 +138,16 @@ class Core:
         )
         self.service = JobService(self.store, spool=spool, now=utcnow, wake=self.poller.wake)
 
-    def attach(self, *adapters: ChatAdapter) -> None:
+    async def start_web(self) -> None:
+        """Start the web server, once every route (an adapter's webhook too) is added."""
+        if self.web is not None and not self._web_started:
+            await self.web.start()
+            self._stack.push_async_callback(self.web.stop)
+            self._web_started = True
+
+    async def attach(self, *adapters: ChatAdapter) -> None:
         """Route jobs of these adapters' platforms through them, and start the poller."""
+        await self.start_web()
         for adapter in adapters:
             self._adapters[adapter.platform] = adapter
         if self._poller_task is None:
@@ -169,11 +200,12 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         adapters = _build_adapters(settings, core)
         started: list[ChatAdapter] = []
         try:
+            await core.start_web()
             for adapter in adapters:
                 await adapter.start()
                 started.append(adapter)
                 log.info("%s is running", adapter.platform)
-            core.attach(*started)
+            await core.attach(*started)
             await stop.wait()
             log.info("stopping: no new requests; finishing work in progress")
         finally:

@@ -78,7 +78,7 @@ class Settings:
     poll_interval: float = 30.0
     poll_timeout: float = 1200.0
     poll_concurrency: int = 8
-    port: int = 8080
+    port: int | None = None  # the web server runs only when PORT is set
     public_url: str = ""
 
     @classmethod
@@ -120,7 +120,7 @@ class Settings:
             poll_interval=_float(env, "POLL_INTERVAL", cls.poll_interval),
             poll_timeout=_float(env, "POLL_TIMEOUT", cls.poll_timeout),
             poll_concurrency=_int(env, "POLL_CONCURRENCY", cls.poll_concurrency),
-            port=_int(env, "PORT", cls.port),
+            port=_int(env, "PORT", -1) if env.get("PORT", "").strip() else None,
             public_url=_str(env, "PUBLIC_URL").rstrip("/"),
         )
         if settings.poll_interval <= 0:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.errors import ApiRejected, ApiTimeout, ApiUnavailable, KeevxCode, RateLimited
-from bot.keevx import KeevxClient, RetryPolicy, TaskState
+from bot.keevx import KeevxClient, RateLimiter, RetryPolicy, TaskState
 
 BASE = "https://keevx.test/v1"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -210,3 +210,21 @@ async def test_error_messages_hold_no_key() -> None:
     with pytest.raises(ApiUnavailable) as info:
         await make_client(handler, FakeClock()).query("i2v-1")
     assert "sk-secret" not in str(info.value) and "keevx.test" not in str(info.value)
+
+
+async def test_global_rate_limit_spaces_calls() -> None:
+    clock = FakeClock()
+    now = [100.0]
+
+    async def sleep(seconds: float) -> None:
+        clock.waits.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(4, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        await limiter.wait()
+    assert clock.waits == pytest.approx([0.25, 0.25, 0.25, 0.25])
+    now[0] += 10  # idle time does not bank a burst beyond one call
+    await limiter.wait()
+    await limiter.wait()
+    assert clock.waits[-1] == pytest.approx(0.25)

@@ -35,7 +35,7 @@ async def test_photo_becomes_delivered_video(
 
     adapter.deliver = keep_copy  # type: ignore[method-assign]
     async with Core(settings) as core:
-        core.attach(adapter)
+        await core.attach(adapter)
         job = await submit(core.service, tmp_path, "waves at sunset --ar 9:16")
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
@@ -59,7 +59,7 @@ async def test_photo_becomes_delivered_video(
 async def test_count_gives_several_videos(settings: Settings, tmp_path: Path) -> None:
     adapter = RecordingAdapter()
     async with Core(settings) as core:
-        core.attach(adapter)
+        await core.attach(adapter)
         job = await submit(core.service, tmp_path, "two takes --count 2", images=2)
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
@@ -71,7 +71,7 @@ async def test_count_gives_several_videos(settings: Settings, tmp_path: Path) ->
 async def test_failed_task_tells_the_reason(settings: Settings, tmp_path: Path) -> None:
     adapter = RecordingAdapter()
     async with Core(settings) as core:
-        core.attach(adapter)
+        await core.attach(adapter)
         job = await submit(core.service, tmp_path, "this will #fail")
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
@@ -92,7 +92,7 @@ async def test_lost_create_answer_is_unknown_and_never_resent(
             return await original(body)
 
         core.keevx.create = drop_after_upload  # type: ignore[method-assign]
-        core.attach(adapter)
+        await core.attach(adapter)
         job = await submit(core.service, tmp_path)
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
@@ -109,7 +109,7 @@ async def test_expired_after_poll_timeout(
     sandbox.config = dataclasses.replace(sandbox.config, delay=60)
     adapter = RecordingAdapter()
     async with Core(dataclasses.replace(settings, poll_timeout=0.3)) as core:
-        core.attach(adapter)
+        await core.attach(adapter)
         job = await submit(core.service, tmp_path)
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
@@ -122,7 +122,7 @@ async def test_gone_chat_does_not_stop_others(settings: Settings, tmp_path: Path
     adapter.fail_status_for = {"blocked"}
     adapter.status_error = RecipientGone("bot was blocked")
     async with Core(settings) as core:
-        core.attach(adapter)
+        await core.attach(adapter)
         blocked = await submit(core.service, tmp_path, chat="blocked")
         fine = await submit(core.service, tmp_path, chat="fine")
         await adapter.wait(fine.id)
@@ -140,7 +140,7 @@ async def test_delivery_outage_is_retried(settings: Settings, tmp_path: Path) ->
         backoff_base=timedelta(seconds=0.05),
     )
     async with Core(settings, timing=timing) as core:
-        core.attach(adapter)
+        await core.attach(adapter)
         job = await submit(core.service, tmp_path)
         await adapter.wait(job.id, timeout=40)
         final = await core.service.get(job.id)
@@ -154,7 +154,7 @@ async def test_too_large_becomes_link(settings: Settings, tmp_path: Path) -> Non
     adapter.fail_with = TooLarge("request entity too large")
     small = RecordingAdapter("small", limit=1000)
     async with Core(settings) as core:
-        core.attach(adapter, small)
+        await core.attach(adapter, small)
         job = await submit(core.service, tmp_path)
         tiny = await submit(core.service, tmp_path, platform="small")
         await adapter.wait(job.id)
@@ -171,7 +171,7 @@ async def test_cancelled_job_is_never_delivered(
     sandbox.config = dataclasses.replace(sandbox.config, delay=1.0)
     adapter = RecordingAdapter()
     async with Core(settings) as core:
-        core.attach(adapter)
+        await core.attach(adapter)
         job = await submit(core.service, tmp_path)
         while (current := await core.service.get(job.id)) and current.status != JobStatus.SUBMITTED:
             await asyncio.sleep(0.02)
@@ -188,7 +188,7 @@ async def test_duplicate_event_makes_one_job(
 ) -> None:
     adapter = RecordingAdapter()
     async with Core(settings) as core:
-        core.attach(adapter)
+        await core.attach(adapter)
         first = await submit(core.service, tmp_path, dedupe_key="test:1")
         second = await submit(core.service, tmp_path, dedupe_key="test:1")
         await adapter.wait(first.id)

@@ -28,13 +28,13 @@ async def test_jobs_in_flight_are_delivered_once_after_restart(
     sandbox.config = dataclasses.replace(sandbox.config, delay=1.0)
     first, second = RecordingAdapter(), RecordingAdapter()
     async with Core(settings, stop_grace=0) as core:
-        core.attach(first)
+        await core.attach(first)
         jobs = [await submit(core.service, tmp_path, chat=f"c{n}") for n in range(3)]
         for job in jobs:
             await wait_for_status(core, job.id, JobStatus.SUBMITTED)
     assert first.delivered == []
     async with Core(settings) as core:
-        core.attach(second)
+        await core.attach(second)
         for job in jobs:
             await second.wait(job.id)
         finals = [await core.service.get(job.id) for job in jobs]
@@ -53,7 +53,7 @@ async def test_received_job_resumes_from_the_spool(
         job = await submit(core.service, tmp_path)
     adapter = RecordingAdapter()
     async with Core(settings) as core:
-        core.attach(adapter)
+        await core.attach(adapter)
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
     assert final is not None and final.status is JobStatus.DELIVERED
@@ -69,7 +69,7 @@ async def test_job_left_submitting_becomes_unknown_without_a_second_post(
         await core.store.update(job.evolve(status=JobStatus.SUBMITTING))
     adapter = RecordingAdapter()
     async with Core(settings) as core:
-        core.attach(adapter)
+        await core.attach(adapter)
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
     assert final is not None and final.status is JobStatus.UNKNOWN
@@ -83,14 +83,14 @@ async def test_job_with_pending_delivery_is_delivered_after_restart(
     down = RecordingAdapter()
     down.fail_deliveries = 100
     async with Core(settings, stop_grace=0) as core:
-        core.attach(down)
+        await core.attach(down)
         job = await submit(core.service, tmp_path)
         await wait_for_status(core, job.id, JobStatus.SUCCEEDED)
         while (current := await core.service.get(job.id)) and current.attempts == 0:
             await asyncio.sleep(0.02)
     up = RecordingAdapter()
     async with Core(settings) as core:
-        core.attach(up)
+        await core.attach(up)
         await core.store.update(
             (await core.service.get(job.id)).evolve(next_run_at=current.updated_at)  # type: ignore[union-attr]
         )

@@ -1,0 +1,76 @@
+"""Keevx's completion callbacks: a nudge to check a task now, never trusted on its own."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from bot.job import Job, JobStatus
+from storage.base import Conflict, JobStore
+
+__all__ = ["CALLBACK_PATH", "KeevxCallbacks"]
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/keevx/callback/{job_id}/{token}"
+
+
+class KeevxCallbacks:
+    """Builds per-job callback URLs and handles the POSTs that come back.
+
+    Each URL carries a token derived from a secret, so a stranger cannot
+    make the bot poll; a callback only moves the job's next status check to
+    now, and the poller's own query decides what happened.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        *,
+        public_url: str,
+        secret: str,
+        now: Callable[[], datetime],
+        wake: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._public_url = public_url.rstrip("/")
+        self._key = hashlib.sha256(b"keevx-bot callback\0" + secret.encode()).digest()
+        self._now = now
+        self._wake = wake
+
+    def token(self, job_id: int) -> str:
+        return hmac.new(self._key, str(job_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+    def url_for(self, job: Job) -> str:
+        path = CALLBACK_PATH.format(job_id=job.id, token=self.token(job.id))
+        return f"{self._public_url}{path}"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        raw_id, token = request.match_info["job_id"], request.match_info["token"]
+        if not raw_id.isdigit() or not hmac.compare_digest(token, self.token(int(raw_id))):
+            return web.json_response({"code": 404, "msg": "not found"}, status=404)
+        job_id = int(raw_id)
+        try:
+            body = await request.json()
+            task_id = str(body["data"]["task_id"])
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"code": 400, "msg": "bad callback"}, status=400)
+        job = await self._store.get(job_id)
+        if job is None or task_id not in {t.task_id for t in job.tasks}:
+            log.info("callback for unknown task of job %s ignored", job_id)
+            return web.json_response({"code": 0, "msg": "ignored"})
+        try:
+            await self._store.transition(
+                job_id, frozenset({JobStatus.SUBMITTED}), next_run_at=self._now()
+            )
+        except Conflict:
+            pass  # already finished or cancelled: nothing to check
+        else:
+            log.info("job %s: callback for %s, checking now", job_id, task_id)
+            self._wake()
+        return web.json_response({"code": 0, "msg": "ok"})
