@@ -10,7 +10,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from bot.job import Job, JobStatus
+from bot.job import Job, JobStatus, TaskResult
 from storage.base import Conflict, JobStore
 
 __all__ = ["CALLBACK_PATH", "KeevxCallbacks"]
@@ -60,17 +60,40 @@ class KeevxCallbacks:
             task_id = str(body["data"]["task_id"])
         except (ValueError, KeyError, TypeError):
             return web.json_response({"code": 400, "msg": "bad callback"}, status=400)
-        job = await self._store.get(job_id)
-        if job is None or task_id not in {t.task_id for t in job.tasks}:
-            log.info("callback for unknown task of job %s ignored", job_id)
-            return web.json_response({"code": 0, "msg": "ignored"})
-        try:
-            await self._store.transition(
-                job_id, frozenset({JobStatus.SUBMITTED}), next_run_at=self._now()
-            )
-        except Conflict:
-            pass  # already finished or cancelled: nothing to check
-        else:
+        for _ in range(3):  # a concurrent write (another callback, the poller) means: read again
+            job = await self._store.get(job_id)
+            if job is None or (job.status.terminal and job.status is not JobStatus.UNKNOWN):
+                return web.json_response({"code": 0, "msg": "ignored"})
+            known = task_id in {t.task_id for t in job.tasks}
+            if not known and not _adoptable(job):
+                log.info("job %s: callback for a task it does not know, ignored", job_id)
+                return web.json_response({"code": 0, "msg": "ignored"})
+            if known and job.status is not JobStatus.SUBMITTED:
+                return web.json_response({"code": 0, "msg": "ignored"})
+            changes: dict[str, object] = {"next_run_at": self._now()}
+            if not known:
+                # The create answer was lost, but the task exists: this URL is this job's alone.
+                log.info("job %s: adopting task %s announced by its callback", job_id, task_id)
+                changes |= {
+                    "status": JobStatus.SUBMITTED,
+                    "tasks": (*job.tasks, TaskResult(task_id=task_id)),
+                    "submitted_at": job.submitted_at or job.updated_at,
+                    "finished_at": None,
+                    "error": None,
+                    "extra": {**job.extra, "adopted": True},
+                }
+            try:
+                await self._store.update(job.evolve(**changes), keep_lease=True)
+            except Conflict:
+                continue
             log.info("job %s: callback for %s, checking now", job_id, task_id)
             self._wake()
+            break
         return web.json_response({"code": 0, "msg": "ok"})
+
+
+def _adoptable(job: Job) -> bool:
+    """Whether a callback may add a task: the create answer was lost, so ids are missing."""
+    if job.status is JobStatus.UNKNOWN:
+        return True
+    return bool(job.extra.get("adopted")) and len(job.tasks) < job.request.count

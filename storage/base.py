@@ -30,12 +30,14 @@ class JobStore(Protocol):
 
     async def find(self, dedupe_key: str) -> Job | None: ...
 
-    async def update(self, job: Job, *, lease_until: datetime | None = None) -> Job:
+    async def update(
+        self, job: Job, *, lease_until: datetime | None = None, keep_lease: bool = False
+    ) -> Job:
         """Write every field of ``job`` if nobody wrote it since it was read.
 
         Returns the job with its new version; raises :class:`Conflict` if
         ``job.version`` is stale. The lease is set to ``lease_until`` (``None``
-        releases it).
+        releases it), or left as it is with ``keep_lease``.
         """
         ...
 

@@ -196,12 +196,16 @@ class SqliteJobStore:
     async def find(self, dedupe_key: str) -> Job | None:
         return await self._one("SELECT * FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
 
-    async def update(self, job: Job, *, lease_until: datetime | None = None) -> Job:
+    async def update(
+        self, job: Job, *, lease_until: datetime | None = None, keep_lease: bool = False
+    ) -> Job:
         columns = _columns(job)
         sets = ", ".join(f"{c} = :{c}" for c in columns)
+        if not keep_lease:
+            sets += ", lease_until = :lease"
         params = {**columns, "id": job.id, "version": job.version, "lease": _ts(lease_until)}
         row = await self._one(
-            f"UPDATE jobs SET {sets}, lease_until = :lease, version = version + 1 "
+            f"UPDATE jobs SET {sets}, version = version + 1 "
             "WHERE id = :id AND version = :version RETURNING *",
             params,
         )
