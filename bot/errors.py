@@ -8,6 +8,7 @@
     │   ├── ApiRejected        Keevx answered with an error (HTTP status, business code)
     │   └── RateLimited        429, retries used up
     ├── RequestInvalid         the user's request breaks a rule; holds the friendly sentence
+    │   └── LimitReached       not allowed here, or over a fair-use limit
     ├── StoreError             the job store failed
     └── DeliveryError          a platform refused or failed to take a result
         ├── TooLarge           the file is over the place's upload limit
@@ -29,6 +30,7 @@ __all__ = [
     "DeliveryError",
     "KeevxCode",
     "KeevxError",
+    "LimitReached",
     "RateLimited",
     "RecipientGone",
     "RequestInvalid",
@@ -119,6 +121,14 @@ class RequestInvalid(BotError):
         self.field = field
         self.value = value
         self.allowed = allowed
+
+
+class LimitReached(RequestInvalid):
+    """The user may not ask (access lists) or must wait (fair-use limits).
+
+    ``field`` names the limit, e.g. ``MAX_ACTIVE_PER_USER``; the message says
+    which limit and when it frees up.
+    """
 
 
 class StoreError(BotError):

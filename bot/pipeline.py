@@ -31,6 +31,7 @@ from bot.errors import (
 )
 from bot.job import Job, JobStatus, TaskResult
 from bot.keevx import KeevxClient
+from bot.limits import Gatekeeper
 from bot.schedule import FixedSchedule, PollSchedule
 from storage.base import JobStore
 
@@ -88,7 +89,9 @@ class Pipeline:
         now: Callable[[], datetime],
         schedule: PollSchedule | None = None,
         callback_url: Callable[[Job], str | None] = lambda job: None,
+        gate: Gatekeeper | None = None,
     ) -> None:
+        self._gate = gate
         self._store = store
         self._keevx = keevx
         self._adapters = adapters
@@ -110,6 +113,10 @@ class Pipeline:
                 job, adapter, JobStatus.UNKNOWN, error="the bot restarted while creating the task"
             )
         if job.status is JobStatus.RECEIVED:
+            if self._gate is not None:
+                may_start, position = await self._gate.may_start(job.id)
+                if not may_start:
+                    return await self._wait_in_queue(job, adapter, position)
             job = await self._show(job, adapter, keep=True)
             if job.status.terminal:
                 return job
@@ -121,6 +128,16 @@ class Pipeline:
         if job.status is JobStatus.SUCCEEDED and job.next_run_at <= self._now():
             job = await self._deliver(job, adapter)
         return job
+
+    async def _wait_in_queue(self, job: Job, adapter: ChatAdapter, position: int) -> Job:
+        """MAX_ACTIVE_TOTAL is reached: show the queue position and look again soon."""
+        again = self._now() + min(self._timing.poll_interval, timedelta(seconds=5))
+        if job.extra.get("queue_position") == position:
+            return await self._save(job, next_run_at=again)
+        job = await self._save(
+            job, keep=True, extra={**job.extra, "queue_position": position}, next_run_at=again
+        )
+        return await self._show(job, adapter)
 
     async def _upload_and_submit(self, job: Job, adapter: ChatAdapter) -> Job:
         try:

@@ -22,6 +22,7 @@ import httpx
 from bot.callbacks import CALLBACK_PATH, KeevxCallbacks
 from bot.errors import ConfigError
 from bot.keevx import KeevxClient, RetryPolicy
+from bot.limits import Gatekeeper
 from bot.pipeline import Pipeline, Timing
 from bot.poller import Poller
 from bot.service import JobService
@@ -119,6 +120,7 @@ class Core:
             )
             self.web.add_route("POST", CALLBACK_PATH, callbacks.handle)
             callback_url = callbacks.url_for
+        gate = Gatekeeper(settings, self.store, now=utcnow)
         pipeline = Pipeline(
             self.store,
             self.keevx,
@@ -127,6 +129,7 @@ class Core:
             timing=timing,
             now=utcnow,
             callback_url=callback_url or (lambda job: None),
+            gate=gate,
         )
         self.poller = Poller(
             self.store,
@@ -136,7 +139,9 @@ class Core:
             concurrency=settings.poll_concurrency,
             max_idle=max(settings.poll_interval, 1.0),
         )
-        self.service = JobService(self.store, spool=spool, now=utcnow, wake=self.poller.wake)
+        self.service = JobService(
+            self.store, spool=spool, now=utcnow, wake=self.poller.wake, gate=gate
+        )
 
     async def start_web(self) -> None:
         """Start the web server, once every route (an adapter's webhook too) is added."""

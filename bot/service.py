@@ -15,6 +15,7 @@ from typing import Any
 from bot.errors import RequestInvalid
 from bot.images import ImageFile, prepare_image
 from bot.job import ACTIVE, Job, JobStatus, Target
+from bot.limits import Gatekeeper, Stats
 from bot.pipeline import discard
 from bot.request import Model, Options, VideoRequest
 from storage.base import Conflict, JobStore
@@ -42,8 +43,10 @@ class JobService:
         spool: Path,
         now: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
+        gate: Gatekeeper | None = None,
     ) -> None:
         self._store = store
+        self._gate = gate
         self._spool = spool
         self._now = now
         self._wake = wake
@@ -71,6 +74,10 @@ class JobService:
         """
         if len(images) != request.image_count:
             raise ValueError(f"request is for {request.image_count} images, got {len(images)}")
+        if dedupe_key is not None and (seen := await self._store.find(dedupe_key)) is not None:
+            return seen
+        if self._gate is not None:
+            await self._gate.check(target, request)
         folder = self._spool / uuid.uuid4().hex
         folder.mkdir(parents=True)
         try:
@@ -98,6 +105,10 @@ class JobService:
     async def again(self, job_id: int, user_id: str, *, dedupe_key: str | None = None) -> Job:
         """A new job with the same request and images as ``job_id`` (the requester's only)."""
         old = await self._owned(job_id, user_id, "use Again on")
+        if dedupe_key is not None and (seen := await self._store.find(dedupe_key)) is not None:
+            return seen
+        if self._gate is not None:
+            await self._gate.check(old.target, old.request)
         if len(old.image_urls) != old.request.image_count:
             raise RequestInvalid(
                 f"Job {job_id} never reached Keevx, so there is nothing to repeat: "
@@ -146,6 +157,19 @@ class JobService:
         discard(job.images)
         log.info("job %s: cancelled by %s", job_id, user_id)
         return cancelled
+
+    def allows(self, target: Target) -> bool:
+        """Whether the access lists let this chat and user use the bot at all."""
+        return self._gate is None or self._gate.allows(target)
+
+    def is_admin(self, platform: str, user_id: str) -> bool:
+        return self._gate is not None and self._gate.is_admin(platform, user_id)
+
+    async def stats(self) -> Stats:
+        """Today's numbers, for admins' ``/stats``."""
+        if self._gate is None:
+            raise RuntimeError("no gatekeeper configured")
+        return await self._gate.stats()
 
     async def get(self, job_id: int) -> Job | None:
         return await self._store.get(job_id)

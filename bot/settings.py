@@ -45,6 +45,11 @@ def _ids(env: Mapping[str, str], name: str) -> tuple[int, ...]:
         raise ConfigError(f"{name} must be a comma-separated list of numeric ids") from None
 
 
+def _set(env: Mapping[str, str], name: str) -> frozenset[str]:
+    """A comma- or space-separated list of ids, each plain or as ``platform:id``."""
+    return frozenset(env.get(name, "").replace(",", " ").split())
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -78,6 +83,13 @@ class Settings:
     poll_interval: float = 30.0
     poll_timeout: float = 1200.0
     poll_concurrency: int = 8
+    allowed_chats: frozenset[str] = frozenset()
+    allowed_guilds: frozenset[str] = frozenset()
+    allowed_users: frozenset[str] = frozenset()
+    admin_users: frozenset[str] = frozenset()
+    max_active_per_user: int = 2
+    daily_videos_per_user: int = 10
+    max_active_total: int = 0  # 0: no limit
     port: int | None = None  # the web server runs only when PORT is set
     public_url: str = ""
 
@@ -120,6 +132,13 @@ class Settings:
             poll_interval=_float(env, "POLL_INTERVAL", cls.poll_interval),
             poll_timeout=_float(env, "POLL_TIMEOUT", cls.poll_timeout),
             poll_concurrency=_int(env, "POLL_CONCURRENCY", cls.poll_concurrency),
+            allowed_chats=_set(env, "ALLOWED_CHATS"),
+            allowed_guilds=_set(env, "ALLOWED_GUILDS"),
+            allowed_users=_set(env, "ALLOWED_USERS"),
+            admin_users=_set(env, "ADMIN_USERS"),
+            max_active_per_user=_int(env, "MAX_ACTIVE_PER_USER", cls.max_active_per_user),
+            daily_videos_per_user=_int(env, "DAILY_VIDEOS_PER_USER", cls.daily_videos_per_user),
+            max_active_total=_int(env, "MAX_ACTIVE_TOTAL", cls.max_active_total),
             port=_int(env, "PORT", -1) if env.get("PORT", "").strip() else None,
             public_url=_str(env, "PUBLIC_URL").rstrip("/"),
         )

@@ -70,6 +70,29 @@ class JobStore(Protocol):
         """Newest jobs first, optionally one user's on one platform."""
         ...
 
+    async def count_active(
+        self,
+        *,
+        platform: str | None = None,
+        user_id: str | None = None,
+        statuses: frozenset[JobStatus] = ...,
+    ) -> int:
+        """How many jobs are in ``statuses`` (default: active), optionally one user's."""
+        ...
+
+    async def videos_since(self, platform: str, user_id: str, since: datetime) -> int:
+        """Videos the user asked for since ``since``, less those given back (failed, expired,
+        or cancelled before reaching Keevx)."""
+        ...
+
+    async def queue_position(self, job_id: int) -> int:
+        """1 + the number of older jobs still waiting in ``received``."""
+        ...
+
+    async def status_counts(self, since: datetime) -> dict[JobStatus, tuple[int, int]]:
+        """For jobs created since ``since``: status → (jobs, videos delivered)."""
+        ...
+
     async def get_defaults(self, platform: str, chat_id: str) -> dict[str, Any]: ...
 
     async def set_defaults(self, platform: str, chat_id: str, values: dict[str, Any]) -> None: ...

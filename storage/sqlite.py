@@ -72,6 +72,18 @@ RETURNING *
 SQL_NEXT_DUE = f"""
 SELECT MIN(MAX(next_run_at, COALESCE(lease_until, 0))) FROM jobs WHERE status IN ({_ACTIVE_SQL})
 """
+# Videos a user spent: failed and expired jobs give theirs back, and so do jobs
+# cancelled before they reached Keevx (no task yet).
+SQL_VIDEOS_SINCE = """
+SELECT COALESCE(SUM(json_extract(request, '$.count')), 0) FROM jobs
+WHERE platform = ? AND user_id = ? AND created_at >= ?
+  AND status NOT IN ('failed', 'expired')
+  AND NOT (status = 'cancelled' AND tasks = '[]')
+"""
+SQL_STATUS_COUNTS = """
+SELECT status, COUNT(*), COALESCE(SUM(json_array_length(delivered_ids)), 0)
+FROM jobs WHERE created_at >= ? GROUP BY status
+"""
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -260,6 +272,39 @@ class SqliteJobStore:
         return await self._many(
             f"SELECT * FROM jobs {clause} ORDER BY id DESC LIMIT ?", (*params, limit)
         )
+
+    async def count_active(
+        self,
+        *,
+        platform: str | None = None,
+        user_id: str | None = None,
+        statuses: frozenset[JobStatus] = ACTIVE,
+    ) -> int:
+        states = ", ".join(f"'{s.value}'" for s in statuses)
+        sql = f"SELECT COUNT(*) FROM jobs WHERE status IN ({states})"
+        params: list[Any] = []
+        if platform is not None and user_id is not None:
+            sql += " AND platform = ? AND user_id = ?"
+            params += [platform, user_id]
+        return await self._scalar(sql, params)
+
+    async def videos_since(self, platform: str, user_id: str, since: datetime) -> int:
+        return await self._scalar(SQL_VIDEOS_SINCE, (platform, user_id, since.timestamp()))
+
+    async def queue_position(self, job_id: int) -> int:
+        return 1 + await self._scalar(
+            "SELECT COUNT(*) FROM jobs WHERE status = 'received' AND id < ?", (job_id,)
+        )
+
+    async def status_counts(self, since: datetime) -> dict[JobStatus, tuple[int, int]]:
+        async with self._db.execute(SQL_STATUS_COUNTS, (since.timestamp(),)) as cursor:
+            rows = await cursor.fetchall()
+        return {JobStatus(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+    async def _scalar(self, sql: str, params: Iterable[Any]) -> int:
+        async with self._db.execute(sql, tuple(params)) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
 
     async def get_defaults(self, platform: str, chat_id: str) -> dict[str, Any]:
         async with self._db.execute(

@@ -65,4 +65,6 @@ def settings(tmp_path: Path, sandbox: Sandbox) -> Settings:
         database_url=f"sqlite:///{tmp_path / 'bot.db'}",
         poll_interval=0.05,
         poll_timeout=30,
+        max_active_per_user=0,  # limits have their own tests
+        daily_videos_per_user=0,
     )

@@ -1,0 +1,133 @@
+"""Who may use the bot, and how much: access lists and fair-use limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from bot.errors import LimitReached
+from bot.job import JobStatus, Target
+from bot.request import VideoRequest
+from bot.settings import Settings
+from storage.base import JobStore
+
+__all__ = ["Gatekeeper", "Stats"]
+
+# Jobs that hold a place against MAX_ACTIVE_TOTAL (waiting ones are `received`).
+RUNNING = frozenset(
+    {
+        JobStatus.UPLOADING,
+        JobStatus.SUBMITTING,
+        JobStatus.SUBMITTED,
+        JobStatus.SUCCEEDED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Today's numbers for admins (UTC day)."""
+
+    by_status: dict[JobStatus, int]
+    videos_delivered: int
+    failures: int
+    queue_length: int
+
+    @property
+    def jobs(self) -> int:
+        return sum(self.by_status.values())
+
+
+def _matches(ids: Collection[str], platform: str, value: str | None) -> bool:
+    return value is not None and (value in ids or f"{platform}:{value}" in ids)
+
+
+def _wait(delta: timedelta) -> str:
+    minutes = max(1, round(delta.total_seconds() / 60))
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class Gatekeeper:
+    """Applies ``ALLOWED_*``, ``ADMIN_USERS`` and the fair-use limits from :class:`Settings`.
+
+    Ids in the lists are plain (``123``) or platform-qualified (``telegram:123``).
+    Admins are exempt from every limit.
+    """
+
+    def __init__(self, settings: Settings, store: JobStore, *, now: Callable[[], datetime]) -> None:
+        self._settings = settings
+        self._store = store
+        self._now = now
+
+    def is_admin(self, platform: str, user_id: str) -> bool:
+        return _matches(self._settings.admin_users, platform, user_id)
+
+    def allows(self, target: Target) -> bool:
+        """Whether this chat, server and user may use the bot at all."""
+        s, platform = self._settings, target.platform
+        if self.is_admin(platform, target.user_id):
+            return True
+        if s.allowed_users and not _matches(s.allowed_users, platform, target.user_id):
+            return False
+        if s.allowed_chats and platform != "discord":
+            return _matches(s.allowed_chats, platform, target.chat_id)
+        if s.allowed_guilds and platform == "discord":
+            return _matches(s.allowed_guilds, platform, target.guild_id)
+        return True
+
+    async def check(self, target: Target, request: VideoRequest) -> None:
+        """Raise :class:`LimitReached` naming the limit and when it frees up."""
+        if not self.allows(target):
+            raise LimitReached(
+                "Sorry, this bot is not available here. Ask the bot's operator for access.",
+                field="ALLOWED",
+            )
+        if self.is_admin(target.platform, target.user_id):
+            return
+        s = self._settings
+        active = await self._store.count_active(platform=target.platform, user_id=target.user_id)
+        if s.max_active_per_user and active >= s.max_active_per_user:
+            raise LimitReached(
+                f"You already have {active} video job(s) in progress, the most at once is "
+                f"{s.max_active_per_user}: send this again when one is finished.",
+                field="MAX_ACTIVE_PER_USER",
+                value=active,
+            )
+        if s.daily_videos_per_user:
+            now = self._now()
+            midnight = datetime.combine(now.date(), time(), tzinfo=now.tzinfo)
+            used = await self._store.videos_since(target.platform, target.user_id, midnight)
+            if used + request.count > s.daily_videos_per_user:
+                left = max(s.daily_videos_per_user - used, 0)
+                wait = _wait(midnight + timedelta(days=1) - now)
+                raise LimitReached(
+                    f"That would be {used + request.count} videos today; the daily limit is "
+                    f"{s.daily_videos_per_user} and you have {left} left. "
+                    f"The count starts again at 00:00 UTC (in {wait}).",
+                    field="DAILY_VIDEOS_PER_USER",
+                    value=used,
+                )
+
+    async def may_start(self, job_id: int) -> tuple[bool, int]:
+        """Whether a waiting job may start now under MAX_ACTIVE_TOTAL, and its queue position."""
+        limit = self._settings.max_active_total
+        if not limit:
+            return True, 0
+        running = await self._store.count_active(statuses=RUNNING)
+        position = await self._store.queue_position(job_id)
+        return running + position <= limit, position
+
+    async def stats(self) -> Stats:
+        now = self._now()
+        midnight = datetime.combine(now.date(), time(), tzinfo=now.tzinfo)
+        counts = await self._store.status_counts(midnight)
+        return Stats(
+            by_status={status: jobs for status, (jobs, _) in counts.items()},
+            videos_delivered=sum(videos for _, videos in counts.values()),
+            failures=sum(
+                counts.get(s, (0, 0))[0]
+                for s in (JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.UNKNOWN)
+            ),
+            queue_length=await self._store.count_active(statuses=frozenset({JobStatus.RECEIVED})),
+        )
