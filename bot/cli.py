@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--prompt", default="", help="what should happen in the video")
     demo.add_argument("--out", type=Path, default=Path("out"), help="folder for the MP4 (./out)")
     demo.add_argument("--delay", type=float, default=3.0, help="sandbox generation time in seconds")
+    commands.add_parser("doctor", help="check configuration, database, Keevx and each platform")
     jobs = commands.add_parser("jobs", help="list recent jobs")
     jobs.add_argument("--limit", type=int, default=20)
     return parser
@@ -55,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command == "demo":
             return _demo(args)
+        if args.command == "doctor":
+            return asyncio.run(_doctor(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args.limit))
         from bot.runtime import run
@@ -87,6 +90,17 @@ def _demo(args: argparse.Namespace) -> int:
     text = " ".join(words).strip()
     job = asyncio.run(run_demo(images, text, out_dir=args.out, delay=args.delay))
     return 0 if job.delivered_ids else 1
+
+
+async def _doctor(settings: Settings) -> int:
+    from bot.doctor import diagnose
+    from bot.logs import RedactingFilter
+
+    redact = RedactingFilter(settings.secrets).redact
+    checks = await diagnose(settings)
+    for check in checks:
+        print(f"{'ok ' if check.ok else 'BAD'}  {check.name:<13} {redact(check.detail)}")
+    return 0 if all(c.ok for c in checks) else 1
 
 
 async def _jobs(settings: Settings, limit: int) -> int:
