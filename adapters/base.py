@@ -8,31 +8,11 @@ core's jobs and results into platform messages through this protocol.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from bot.job import Job, Target
+from bot.job import Job, Target, Video
 
 __all__ = ["ChatAdapter", "Target", "Video"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Video:
-    """A finished video handed to an adapter.
-
-    ``path`` is a local MP4 the adapter may upload (deleted after the call);
-    it is ``None`` when the file is over the adapter's upload limit, and the
-    adapter posts ``url`` (valid for 7 days) with the thumbnail instead.
-    """
-
-    url: str
-    path: Path | None
-    size: int | None
-    thumbnail_url: str | None = None
-    width: int | None = None
-    height: int | None = None
-    duration: float | None = None
 
 
 @runtime_checkable

@@ -8,12 +8,15 @@ import tempfile
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
-from adapters.base import ChatAdapter, Video
 from bot.errors import DeliveryError, TooLarge
-from bot.job import Job, TaskResult
+from bot.job import Job, TaskResult, Video
+
+if TYPE_CHECKING:
+    from adapters.base import ChatAdapter
 
 __all__ = ["deliver_results"]
 

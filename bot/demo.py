@@ -13,8 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from adapters.base import Video
-from bot.job import Job, JobStatus, Target
+from bot.job import Job, JobStatus, Target, Video
 from bot.request import build_request, parse_command
 from bot.runtime import Core
 from bot.settings import Settings

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from bot.request import VideoRequest
 
-__all__ = ["ACTIVE", "TERMINAL", "Job", "JobStatus", "Target", "TaskResult"]
+__all__ = ["ACTIVE", "TERMINAL", "Job", "JobStatus", "Target", "TaskResult", "Video"]
 
 
 class JobStatus(StrEnum):
@@ -81,6 +82,7 @@ class TaskResult:
     width: int | None = None
     height: int | None = None
     duration: float | None = None
+    done_after: float | None = None  # seconds from submission until first seen finished
 
     @property
     def done(self) -> bool:
@@ -124,3 +126,21 @@ class Job:
 
     def evolve(self, **changes: Any) -> Job:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Video:
+    """A finished video handed to an adapter.
+
+    ``path`` is a local MP4 the adapter may upload (deleted after the call);
+    it is ``None`` when the file is over the adapter's upload limit, and the
+    adapter posts ``url`` (valid for 7 days) with the thumbnail instead.
+    """
+
+    url: str
+    path: Path | None
+    size: int | None
+    thumbnail_url: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None

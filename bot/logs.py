@@ -67,5 +67,13 @@ def setup_logging(
     root.handlers[:] = [handler]
     root.setLevel(level)
     # httpx logs every request URL at INFO, and Telegram URLs embed the bot token.
-    for name in ("httpx", "httpcore", "telegram.ext.Updater", "aiohttp.access"):
+    # discord.py logs interaction and webhook URLs, which hold interaction tokens, at DEBUG.
+    for name in (
+        "httpx",
+        "httpcore",
+        "telegram.ext.Updater",
+        "aiohttp.access",
+        "discord.http",
+        "discord.webhook.async_",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -15,11 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from adapters.base import ChatAdapter
 from bot.delivery import deliver_results
 from bot.errors import (
     ApiRejected,
@@ -34,6 +33,9 @@ from bot.keevx import KeevxClient
 from bot.limits import Gatekeeper
 from bot.schedule import FixedSchedule, PollSchedule
 from storage.base import JobStore
+
+if TYPE_CHECKING:
+    from adapters.base import ChatAdapter
 
 __all__ = ["Pipeline", "Timing"]
 

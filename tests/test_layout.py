@@ -23,6 +23,14 @@ def test_core_imports_no_platform_library() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_any_module_can_be_imported_first() -> None:
+    for module in ("adapters.base", "storage", "bot.job", "bot.pipeline", "bot.runtime"):
+        result = subprocess.run(
+            [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, f"{module}: {result.stderr}"
+
+
 def test_public_names_are_pinned() -> None:
     assert bot.__all__ == sorted(bot.__all__)
     assert set(bot.__all__) == {

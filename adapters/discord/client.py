@@ -1,0 +1,122 @@
+"""The discord.py client: one-time setup, mentions, and button clicks.
+
+``setup_hook`` (run once per login, never again on reconnects) registers the
+button template and syncs the commands. Sync policy: with
+``DISCORD_GUILD_IDS`` the commands are copied to those guilds and synced
+there at every start (instant, and cheap); without, they are synced
+globally only when the command set changed since the last global sync,
+judged by a hash kept in a file next to the database (global sync takes a
+while to reach clients and is rate limited, so it is never done on every
+start). An in-memory database has no such file and syncs each start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord.actions import Buttons
+from adapters.discord.commands import build_tree
+from adapters.discord.intake import Intake
+from adapters.discord.views import Action, JobButton
+
+__all__ = ["KeevxClient", "commands_digest", "sync_commands"]
+
+log = logging.getLogger(__name__)
+
+
+def commands_digest(tree: app_commands.CommandTree[Any]) -> str:
+    """A hash of the global command payloads as they would be synced."""
+    payload = [cmd.to_dict(tree) for cmd in tree.get_commands()]
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+async def sync_commands(
+    tree: app_commands.CommandTree[Any], guild_ids: Sequence[int], stamp: Path | None
+) -> None:
+    """Sync to ``guild_ids`` if given, else globally when the command set changed."""
+    if guild_ids:
+        for guild_id in guild_ids:
+            guild = discord.Object(guild_id)
+            tree.copy_global_to(guild=guild)
+            synced = await tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s", len(synced), guild_id)
+        return
+    digest = commands_digest(tree)
+    if stamp is not None and await asyncio.to_thread(_read, stamp) == digest:
+        log.info("global commands unchanged since the last sync: not syncing")
+        return
+    synced = await tree.sync()
+    log.info("synced %d global commands", len(synced))
+    if stamp is not None:
+        await asyncio.to_thread(_write, stamp, digest)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    except OSError as exc:
+        log.warning("command hash not saved (%s): the next start syncs again", exc)
+
+
+# Guilds (for upload limits and channels) and messages (for mentions); nothing privileged.
+_INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
+
+
+class KeevxClient(discord.Client):
+    """A client with the bot's commands; needs no privileged intent."""
+
+    def __init__(
+        self,
+        *,
+        intake: Intake,
+        buttons: Buttons,
+        guild_ids: Sequence[int] = (),
+        commands_stamp: Path | None = None,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        super().__init__(
+            intents=_INTENTS,
+            guild_ready_timeout=guild_ready_timeout,
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, roles=False, users=True, replied_user=True
+            ),
+        )
+        self.intake = intake
+        self.buttons = buttons
+        self.tree = build_tree(self, intake)
+        self._guild_ids = tuple(guild_ids)
+        self._stamp = commands_stamp
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(JobButton)
+        await sync_commands(self.tree, self._guild_ids, self._stamp)
+
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.user
+        if me is None or message.author.bot:
+            return
+        if any(user.id == me.id for user in message.mentions):
+            await self.intake.from_mention(message, me)
+
+    async def on_job_button(
+        self, interaction: discord.Interaction[Any], action: Action, job_id: int
+    ) -> None:
+        await self.buttons.handle(interaction, action, job_id)

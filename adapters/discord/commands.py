@@ -1,0 +1,206 @@
+"""The application commands: ``/video``, ``/jobs``, ``/settings`` and "Make a video".
+
+Option descriptions are written from :data:`bot.request.MODEL_RULES`, so
+they state each model's limits as the core enforces them; the core still
+validates and refuses with its own sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+
+from adapters.discord import render
+from adapters.discord.intake import PLATFORM, Intake, image_attachments
+from adapters.discord.sessions import Origin
+from bot.errors import RequestInvalid
+from bot.request import MAX_PROMPT_CHARS, MODEL_RULES, Model, ModelRules, Options, build_request
+
+__all__ = ["PromptModal", "build_tree"]
+
+log = logging.getLogger(__name__)
+
+ModelChoice = Literal["V", "KL"]
+AspectChoice = Literal["16:9", "9:16"]
+ResolutionChoice = Literal["720p", "1080p", "4k"]
+DurationChoice = Literal[4, 5, 6, 8, 10]
+
+
+def _durations(rules: ModelRules) -> str:
+    single = "/".join(str(d) for d in rules.single_durations)
+    multi = "/".join(str(d) for d in rules.multi_durations)
+    return f"{single} s" if single == multi else f"{single} s ({multi} s with several images)"
+
+
+def _model_help(rules: ModelRules) -> str:
+    audio = ", audio" if rules.audio else ""
+    images = f"1-{rules.max_images} images"
+    return f"{rules.model}: {images}, {_durations(rules)}, ≤{rules.resolutions[-1]}{audio}"
+
+
+def _image_limits() -> str:
+    return ", ".join(f"{r.model} takes up to {r.max_images}" for r in MODEL_RULES.values())
+
+
+DESCRIPTIONS = {
+    "prompt": f"What should happen in the video (at most {MAX_PROMPT_CHARS} characters)",
+    "image": "The photo to animate (JPG, PNG or WebP, up to 20 MB)",
+    "model": " · ".join(_model_help(r) for r in MODEL_RULES.values())[:100],
+    "aspect_ratio": "16:9 (landscape) or 9:16 (portrait)",
+    "resolution": " · ".join(
+        f"{r.model}: {', '.join(r.resolutions)}" for r in MODEL_RULES.values()
+    ),
+    "duration": " · ".join(f"{r.model}: {_durations(r)}" for r in MODEL_RULES.values())[:100],
+    "audio": " · ".join(
+        f"{r.model}: {'with sound' if r.audio else 'silent only'}" for r in MODEL_RULES.values()
+    ),
+    "count": "How many videos to make from this request (1-4)",
+    **{f"image{n}": f"Another photo ({_image_limits()})" for n in range(2, 8)},
+}
+
+
+class PromptModal(discord.ui.Modal, title="Make a video"):
+    """Asks for the prompt (and the model) for the photos of one message."""
+
+    def __init__(self, intake: Intake, message: discord.Message, *, opened_by: int) -> None:
+        # One modal per opening interaction: two people may open it on one message.
+        super().__init__(custom_id=f"keevx:make:{opened_by}", timeout=900)
+        self.intake = intake
+        self.message = message
+        self.prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
+            label="Prompt",
+            style=discord.TextStyle.paragraph,
+            custom_id="keevx:prompt",
+            max_length=MAX_PROMPT_CHARS,
+        )
+        self.model: discord.ui.Select[PromptModal] = discord.ui.Select(
+            custom_id="keevx:model",
+            required=False,
+            options=[
+                discord.SelectOption(label=_model_help(r)[:100], value=str(r.model))
+                for r in MODEL_RULES.values()
+            ],
+        )
+        self.add_item(discord.ui.Label(text="What should happen?", component=self.prompt))
+        self.add_item(discord.ui.Label(text="Model (optional)", component=self.model))
+
+    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
+        model = Model(self.model.values[0]) if self.model.values else None
+        await self.intake.from_interaction(
+            interaction,
+            origin=Origin.CONTEXT,
+            prompt=self.prompt.value,
+            options=Options(model=model),
+            attachments=image_attachments(self.message.attachments),
+            reply_to=self.message.id,
+        )
+
+
+def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTree[Any]:
+    """A command tree with the bot's commands, bound to ``intake``."""
+    tree: app_commands.CommandTree[Any] = app_commands.CommandTree(client)
+
+    @tree.command(name="video", description="Turn photos into an AI video with Keevx")
+    @app_commands.describe(**DESCRIPTIONS)
+    async def video(
+        interaction: discord.Interaction[Any],
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
+        image: discord.Attachment,
+        model: ModelChoice | None = None,
+        aspect_ratio: AspectChoice | None = None,
+        resolution: ResolutionChoice | None = None,
+        duration: DurationChoice | None = None,
+        audio: bool | None = None,
+        count: app_commands.Range[int, 1, 4] | None = None,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        image4: discord.Attachment | None = None,
+        image5: discord.Attachment | None = None,
+        image6: discord.Attachment | None = None,
+        image7: discord.Attachment | None = None,
+    ) -> None:
+        extra = [image2, image3, image4, image5, image6, image7]
+        attachments = [image, *(a for a in extra if a is not None)]
+        options = Options(
+            model=Model(model) if model else None,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            duration=duration,
+            audio=audio,
+            count=count,
+        )
+        await intake.from_interaction(
+            interaction,
+            origin=Origin.SLASH,
+            prompt=prompt,
+            options=options,
+            attachments=attachments,
+        )
+
+    @tree.command(name="jobs", description="Your recent video jobs (only you see them)")
+    async def jobs(interaction: discord.Interaction[Any]) -> None:
+        recent = await intake.service.recent(PLATFORM, str(interaction.user.id))
+        await interaction.response.send_message(render.job_list(recent), ephemeral=True)
+
+    @tree.command(name="settings", description="This server's defaults for /video")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.describe(
+        **{k: v for k, v in DESCRIPTIONS.items() if k in Options.__dataclass_fields__}
+    )
+    async def settings(
+        interaction: discord.Interaction[Any],
+        model: ModelChoice | None = None,
+        aspect_ratio: AspectChoice | None = None,
+        resolution: ResolutionChoice | None = None,
+        duration: DurationChoice | None = None,
+        audio: bool | None = None,
+        count: app_commands.Range[int, 1, 4] | None = None,
+    ) -> None:
+        if interaction.guild_id is None or not interaction.permissions.manage_guild:
+            await interaction.response.send_message(
+                "Only members with Manage Server can change this server's defaults.",
+                ephemeral=True,
+            )
+            return
+        guild = str(interaction.guild_id)
+        given = Options(
+            model=Model(model) if model else None,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            duration=duration,
+            audio=audio,
+            count=count,
+        )
+        current = await intake.service.chat_defaults(PLATFORM, guild)
+        merged = given.over(current)
+        try:
+            build_request("check", given, 1, current)
+        except RequestInvalid as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        if given != Options():
+            await intake.service.set_chat_defaults(PLATFORM, guild, merged)
+        shown = (
+            ", ".join(f"{k} {v}" for k, v in vars(merged).items() if v is not None)
+            or "none (each model's own defaults)"
+        )
+        await interaction.response.send_message(f"This server's defaults: {shown}.", ephemeral=True)
+
+    @app_commands.context_menu(name="Make a video")
+    async def make_video(interaction: discord.Interaction[Any], message: discord.Message) -> None:
+        if not image_attachments(message.attachments):
+            await interaction.response.send_message(
+                "That message has no photos: pick a message with JPG, PNG or WebP images.",
+                ephemeral=True,
+            )
+            return
+        await interaction.response.send_modal(
+            PromptModal(intake, message, opened_by=interaction.id)
+        )
+
+    tree.add_command(make_video)
+    return tree

@@ -1,0 +1,277 @@
+"""Turning a slash command, a context-menu modal or a mention into a job.
+
+Every path does the same: refuse early with the core's sentence (bad
+options, attachments that are not images or too large), acknowledge, download
+the attachments at once (their CDN URLs are signed and expire, and are never
+passed on), and call :meth:`bot.service.JobService.submit` with a
+``dedupe_key`` of the Discord event, so a re-delivered event makes no
+second job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import discord
+
+from adapters.discord.sessions import Origin, Sessions
+from bot.errors import RequestInvalid
+from bot.images import MAX_IMAGE_BYTES
+from bot.job import Job, Target
+from bot.request import Options, VideoRequest, build_request, parse_command
+from bot.service import JobService
+
+__all__ = [
+    "Intake",
+    "check_attachments",
+    "image_attachments",
+    "interaction_key",
+    "looks_like_image",
+    "target_of",
+]
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+
+
+def interaction_key(interaction: discord.Interaction[Any]) -> str:
+    return f"discord:interaction:{interaction.id}"
+
+
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+
+
+def looks_like_image(att: discord.Attachment) -> bool:
+    """Discord's content type says image (or, when it gives none, the file name does).
+
+    Only a first filter: the core checks the bytes after download.
+    """
+    if att.content_type:
+        return att.content_type.startswith("image/")
+    return att.filename.lower().endswith(_IMAGE_SUFFIXES)
+
+
+def image_attachments(attachments: Sequence[discord.Attachment]) -> list[discord.Attachment]:
+    """The attachments that look like images."""
+    return [a for a in attachments if looks_like_image(a)]
+
+
+def check_attachments(attachments: Sequence[discord.Attachment]) -> None:
+    """Refuse what is not an image or too large, before anything is downloaded."""
+    for number, att in enumerate(attachments, start=1):
+        label = "the image" if len(attachments) == 1 else f"image {number}"
+        if not looks_like_image(att):
+            raise RequestInvalid(
+                f"{label.capitalize()} ({att.filename}) is not a photo: "
+                "attach a JPG, PNG or WebP image.",
+                field="image",
+                value=att.filename,
+                allowed=("image/jpeg", "image/png", "image/webp"),
+            )
+        if att.size > MAX_IMAGE_BYTES:
+            raise RequestInvalid(
+                f"{label.capitalize()} is {att.size / 1_048_576:.0f} MB: "
+                f"the limit is {MAX_IMAGE_BYTES // 1_048_576} MB.",
+                field="image",
+                value=att.size,
+            )
+
+
+def target_of(
+    channel: object,
+    channel_id: int | None,
+    guild_id: int | None,
+    user: discord.abc.User,
+    *,
+    reply_to: int | None = None,
+) -> Target:
+    """Plain ids for where to answer; a thread keeps its parent as ``chat_id``."""
+    thread_id: str | None = None
+    chat_id = str(channel_id)
+    if isinstance(channel, discord.Thread):
+        thread_id = str(channel.id)
+        chat_id = str(channel.parent_id)
+    return Target(
+        platform=PLATFORM,
+        chat_id=chat_id,
+        user_id=str(user.id),
+        user_name=user.display_name,
+        thread_id=thread_id,
+        reply_to=str(reply_to) if reply_to is not None else None,
+        guild_id=str(guild_id) if guild_id is not None else None,
+    )
+
+
+async def _download(attachments: Sequence[discord.Attachment], folder: Path) -> list[Path]:
+    paths = []
+    for number, att in enumerate(attachments, start=1):
+        try:
+            data = await att.read()
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            raise RequestInvalid(
+                f"Discord would not hand over image {number} ({type(exc).__name__}): "
+                "please send it again.",
+                field="image",
+                value=att.filename,
+            ) from exc
+        suffix = Path(att.filename).suffix.lower()[:8] or ".img"
+        path = folder / f"{number}{suffix}"
+        await asyncio.to_thread(path.write_bytes, data)
+        paths.append(path)
+    return paths
+
+
+class Intake:
+    """The adapter's way in: every request becomes one ``service.submit``."""
+
+    def __init__(self, service: JobService, sessions: Sessions) -> None:
+        self.service = service
+        self.sessions = sessions
+        self._busy: set[str] = set()
+
+    async def defaults(self, guild_id: int | None) -> Options:
+        if guild_id is None:
+            return Options()
+        return await self.service.chat_defaults(PLATFORM, str(guild_id))
+
+    async def from_interaction(
+        self,
+        interaction: discord.Interaction[Any],
+        *,
+        origin: Origin,
+        prompt: str,
+        options: Options,
+        attachments: Sequence[discord.Attachment],
+        reply_to: int | None = None,
+    ) -> Job | None:
+        """A job from a slash command or a modal; answers the interaction itself."""
+        key = interaction_key(interaction)
+        if key in self._busy or await self.service.find(key) is not None:
+            log.info("interaction %s delivered again: no new job", interaction.id)
+            return None
+        self._busy.add(key)
+        try:
+            try:
+                check_attachments(attachments)
+                request = build_request(
+                    prompt, options, len(attachments), await self.defaults(interaction.guild_id)
+                )
+            except RequestInvalid as exc:
+                await interaction.response.send_message(str(exc), ephemeral=True)
+                return None
+            await interaction.response.defer(thinking=True)
+            self.sessions.add(key, interaction, origin)
+            target = target_of(
+                interaction.channel,
+                interaction.channel_id,
+                interaction.guild_id,
+                interaction.user,
+                reply_to=reply_to,
+            )
+            try:
+                return await self._submit(key, origin, target, request, attachments)
+            except RequestInvalid as exc:
+                self.sessions.drop_key(key)
+                await _refuse_after_defer(interaction, str(exc))
+                return None
+        finally:
+            self._busy.discard(key)
+
+    async def from_mention(self, message: discord.Message, bot: discord.ClientUser) -> Job | None:
+        """A job from a message that mentions the bot and carries images."""
+        images = image_attachments(message.attachments)
+        if not images or message.author.bot:
+            return None
+        key = f"discord:message:{message.id}"
+        if key in self._busy or await self.service.find(key) is not None:
+            return None
+        self._busy.add(key)
+        try:
+            text = message.content
+            for mention in (f"<@{bot.id}>", f"<@!{bot.id}>"):
+                text = text.replace(mention, " ")
+            try:
+                command = parse_command(text.strip())
+                check_attachments(images)
+                request = build_request(
+                    command.prompt,
+                    command.options,
+                    len(images),
+                    await self.defaults(message.guild.id if message.guild else None),
+                )
+            except RequestInvalid as exc:
+                await _reply(message, str(exc))
+                return None
+            target = target_of(
+                message.channel,
+                message.channel.id,
+                message.guild.id if message.guild else None,
+                message.author,
+                reply_to=message.id,
+            )
+            try:
+                return await self._submit(key, Origin.MENTION, target, request, images)
+            except RequestInvalid as exc:
+                await _reply(message, str(exc))
+                return None
+        finally:
+            self._busy.discard(key)
+
+    async def again(self, interaction: discord.Interaction[Any], job: Job) -> Job | None:
+        """The Again button: the same request as a new job, shown where it was clicked."""
+        key = interaction_key(interaction)
+        await interaction.response.defer(thinking=True)
+        self.sessions.add(key, interaction, Origin.AGAIN)
+        try:
+            return await self.service.again(job.id, str(interaction.user.id), dedupe_key=key)
+        except RequestInvalid as exc:
+            self.sessions.drop_key(key)
+            await _refuse_after_defer(interaction, str(exc))
+            return None
+
+    async def _submit(
+        self,
+        key: str,
+        origin: Origin,
+        target: Target,
+        request: VideoRequest,
+        attachments: Sequence[discord.Attachment],
+    ) -> Job:
+        folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="keevx-discord-"))
+        try:
+            paths = await _download(attachments, folder)
+            job = await self.service.submit(
+                target=target,
+                request=request,
+                images=paths,
+                dedupe_key=key,
+                extra={"origin": str(origin)},
+            )
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+        log.info("job %s: made from %s %s", job.id, origin, key)
+        return job
+
+
+async def _refuse_after_defer(interaction: discord.Interaction[Any], text: str) -> None:
+    """Replace the public "thinking…" with a refusal only the user sees."""
+    try:
+        await interaction.delete_original_response()
+        await interaction.followup.send(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("interaction %s: refusal not shown (code %s)", interaction.id, exc.code)
+
+
+async def _reply(message: discord.Message, text: str) -> None:
+    try:
+        await message.reply(text, mention_author=False)
+    except discord.HTTPException as exc:
+        log.warning("message %s: refusal not posted (code %s)", message.id, exc.code)

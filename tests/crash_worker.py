@@ -1,0 +1,119 @@
+"""A bot process for the crash tests: submits jobs, and SIGKILLs itself at a chosen point.
+
+Run as ``python -m tests.crash_worker`` with the settings in the environment, plus
+CRASH_AT (a job status, ``created`` for "the create answer arrived but was not
+committed", ``sending`` / ``sent`` for "inside the platform send"), JOBS (how many
+to submit; 0 on a restart) and DELIVERIES (a file: one line per video posted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from adapters.base import Video
+from bot.job import Job, JobStatus, Target
+from bot.runtime import Core
+from bot.settings import Settings
+from tests.support import photo, submit
+
+CRASH_AT = os.environ.get("CRASH_AT", "")
+
+
+def die() -> None:
+    print(f"killed at {CRASH_AT}", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class FileAdapter:
+    """Posting a video = appending a line to a file (fsynced, like a message that went out)."""
+
+    platform = "test"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def upload_limit(self, target: Target) -> int:
+        return 2**40
+
+    async def show_status(self, job: Job) -> str | None:
+        return "status"
+
+    async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
+        if CRASH_AT == "sending":
+            die()
+        with self.path.open("a") as out:
+            for video in videos:
+                out.write(f"{job.id}\n")
+            out.flush()
+            os.fsync(out.fileno())
+        if CRASH_AT == "sent":
+            die()
+        return [f"{job.id}-{n}" for n in range(len(videos))]
+
+
+def arm(core: Core) -> None:
+    """Kill the process right after the first commit of CRASH_AT's status."""
+    store, keevx = core.store, core.keevx
+    real_add, real_update, real_create = store.add, store.update, keevx.create
+
+    async def add(job: Job) -> tuple[Job, bool]:
+        result = await real_add(job)
+        if CRASH_AT == JobStatus.RECEIVED:
+            die()
+        return result
+
+    async def update(job: Job, **kwargs: Any) -> Job:
+        result = await real_update(job, **kwargs)
+        if result.status == CRASH_AT:
+            die()
+        return result
+
+    async def create(body: dict[str, Any]) -> list[str]:
+        ids = await real_create(body)
+        if CRASH_AT == "created":
+            die()
+        return ids
+
+    store.add = add  # type: ignore[method-assign]
+    store.update = update  # type: ignore[method-assign]
+    keevx.create = create  # type: ignore[method-assign]
+
+
+async def main() -> int:
+    settings = Settings.from_env()
+    jobs = int(os.environ.get("JOBS", "0"))
+    work = Path(os.environ["WORK"])
+    async with Core(settings) as core:
+        arm(core)
+        for n in range(jobs):  # all in before the poller starts at attach()
+            photo(work, f"in-{n}.jpg")
+            await submit(core.service, work, f"job {n}", chat=f"c{n}")
+        await core.attach(FileAdapter(Path(os.environ["DELIVERIES"])))
+        settle = float(os.environ.get("SETTLE", "0"))  # time for late callbacks to arrive
+        while True:
+            current = await core.store.recent(limit=100)
+            if current and all(j.status.terminal for j in current):
+                if settle <= 0 or all(j.status is JobStatus.DELIVERED for j in current):
+                    break
+                await asyncio.sleep(settle)
+                settle = 0
+                continue
+            await asyncio.sleep(0.05)
+    print("all terminal", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

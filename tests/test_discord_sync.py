@@ -1,0 +1,71 @@
+"""Command sync policy and the error mapping seam."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import discord
+import pytest
+
+from adapters.discord.errors import token_expired, translate
+from bot.errors import DeliveryError, RecipientGone, TooLarge
+from bot.sandbox import Sandbox
+from bot.settings import Settings
+from tests.fakes.discord import FakeDiscord
+from tests.test_discord_adapter import running_bot
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as running:
+        yield running
+        assert not running.unknown, running.unknown
+
+
+async def test_global_sync_only_when_the_commands_changed(
+    settings: Settings, fake: FakeDiscord, sandbox: Sandbox
+) -> None:
+    async with running_bot(settings, fake, sandbox, guild_ids=()):
+        pass
+    assert len(fake.find_calls("PUT", f"/applications/{fake.APP_ID}/commands")) == 1
+    assert {c["name"] for c in fake.commands[None]} == {"video", "jobs", "settings", "Make a video"}
+    async with running_bot(settings, fake, sandbox, guild_ids=()):  # a restart, same commands
+        pass
+    assert len(fake.find_calls("PUT", f"/applications/{fake.APP_ID}/commands")) == 1
+    assert not fake.find_calls("PUT", f"/applications/{fake.APP_ID}/guilds/")
+
+
+class _Response:
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.reason = "x"
+
+
+def _exc(cls: type[discord.HTTPException], status: int, code: int) -> discord.HTTPException:
+    response: Any = _Response(status)
+    return cls(response, {"code": code, "message": "m"})
+
+
+@pytest.mark.parametrize(
+    ("cls", "status", "code", "expected"),
+    [
+        (discord.HTTPException, 413, 40005, TooLarge),
+        (discord.Forbidden, 403, 50013, RecipientGone),
+        (discord.NotFound, 404, 10003, RecipientGone),
+        (discord.DiscordServerError, 503, 0, DeliveryError),
+        (discord.HTTPException, 429, 0, DeliveryError),
+    ],
+)
+def test_discord_errors_map_to_delivery_errors(
+    cls: type[discord.HTTPException], status: int, code: int, expected: type[DeliveryError]
+) -> None:
+    error = translate(_exc(cls, status, code), "result message")
+    assert type(error) is expected
+    assert str(status) in str(error) or "permissions" in str(error)
+
+
+def test_expired_tokens_are_recognised() -> None:
+    assert token_expired(_exc(discord.HTTPException, 401, 50027))
+    assert token_expired(_exc(discord.NotFound, 404, 10015))
+    assert not token_expired(_exc(discord.Forbidden, 403, 50013))
