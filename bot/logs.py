@@ -52,6 +52,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+# Libraries whose lower levels print secrets or flood: httpx logs every request URL at
+# INFO (Telegram's hold the bot token); discord.py logs interaction and webhook URLs and
+# whole gateway events (interaction tokens) at DEBUG; aiosqlite every statement.
+_QUIET = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "telegram.ext.Updater": logging.WARNING,
+    "aiohttp.access": logging.WARNING,
+    "discord.http": logging.INFO,
+    "discord.webhook.async_": logging.INFO,
+    "discord.gateway": logging.INFO,
+    "aiosqlite": logging.INFO,
+}
+
+
 def setup_logging(
     secrets: Iterable[str], *, level: int = logging.INFO, json_lines: bool = False
 ) -> None:
@@ -66,14 +81,5 @@ def setup_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL at INFO, and Telegram URLs embed the bot token.
-    # discord.py logs interaction and webhook URLs, which hold interaction tokens, at DEBUG.
-    for name in (
-        "httpx",
-        "httpcore",
-        "telegram.ext.Updater",
-        "aiohttp.access",
-        "discord.http",
-        "discord.webhook.async_",
-    ):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for name, floor in _QUIET.items():
+        logging.getLogger(name).setLevel(floor)
