@@ -185,7 +185,7 @@ def _build_adapters(settings: Settings, core: Core) -> list[ChatAdapter]:
     if settings.telegram_bot_token:
         from adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(settings, core.service))
+        adapters.append(TelegramAdapter(settings, core.service, web=core.web))
     if settings.discord_bot_token:
         from adapters.discord import DiscordAdapter
 

@@ -158,6 +158,14 @@ class JobService:
         log.info("job %s: cancelled by %s", job_id, user_id)
         return cancelled
 
+    async def check(self, target: Target, request: VideoRequest) -> None:
+        """Raise ``LimitReached`` if access lists or fair-use limits refuse this request.
+
+        Adapters call it before downloading anything; :meth:`submit` checks again.
+        """
+        if self._gate is not None:
+            await self._gate.check(target, request)
+
     def allows(self, target: Target) -> bool:
         """Whether the access lists let this chat and user use the bot at all."""
         return self._gate is None or self._gate.allows(target)

@@ -107,8 +107,8 @@ async def test_max_active_total_queues_with_position(
     assert jobs[0].id not in positions  # the first starts at once
     third = positions[jobs[2].id]
     assert third == sorted(third, reverse=True) and third[0] > third[-1] >= 1  # it moves up
-    submitted = sorted((j.submitted_at for j in finals if j and j.submitted_at))
-    delivered = sorted((j.finished_at for j in finals if j and j.finished_at))
+    submitted = sorted(j.submitted_at for j in finals if j and j.submitted_at)
+    delivered = sorted(j.finished_at for j in finals if j and j.finished_at)
     assert submitted[1] >= delivered[0] and submitted[2] >= delivered[1]  # one at a time
     assert stats.by_status == {JobStatus.DELIVERED: 3} and stats.videos_delivered == 3
     assert stats.queue_length == 0 and stats.failures == 0

@@ -1,0 +1,257 @@
+"""The Telegram adapter: python-telegram-bot's Application wired to the job service.
+
+Thin by design: request rules live in :mod:`bot.request`, jobs in
+:class:`bot.service.JobService`. This class builds the PTB ``Application``
+(pointed at ``TELEGRAM_API_URL``, flood-controlled by ``AIORateLimiter``),
+registers the handlers, runs long polling or webhook mode, and implements
+:class:`adapters.base.ChatAdapter` for the core.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from telegram import BotCommand, Message, Update
+from telegram.constants import FileSizeLimit
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from adapters.base import Video
+from adapters.telegram.albums import AlbumCollector
+from adapters.telegram.commands import Commands
+from adapters.telegram.delivery import Deliverer
+from adapters.telegram.handlers import MessageRouter
+from adapters.telegram.intake import Intake, reply
+from adapters.telegram.polling import ConfirmingPoller
+from adapters.telegram.redact import protect_logs, unprotect_logs
+from adapters.telegram.status import StatusBoard
+from adapters.telegram.webhook import (
+    WebhookReceiver,
+    WebhookServer,
+    make_secret,
+    webhook_path,
+)
+from bot.errors import ConfigError
+from bot.job import Job, Target
+from bot.service import JobService
+from bot.settings import Settings
+from bot.web import WebServer
+
+__all__ = ["COMMANDS", "TelegramAdapter"]
+
+log = logging.getLogger("adapters.telegram")
+
+COMMANDS = [
+    BotCommand("video", "Make a video: /video <prompt> [options], with or replying to a photo"),
+    BotCommand("settings", "This chat's default model, aspect ratio, resolution, duration"),
+    BotCommand("jobs", "Your recent videos"),
+    BotCommand("cancel", "Stop waiting for a video: /cancel [job number]"),
+    BotCommand("help", "What I do, the options and an example"),
+]
+
+App = Application[Any, Any, Any, Any, Any, Any]
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TelegramAdapter:
+    """Implements :class:`adapters.base.ChatAdapter` for Telegram.
+
+    Keyword arguments exist for tests and operators: ``now`` is the clock,
+    ``album_window``/``album_cap`` time album collection, ``status_interval``
+    throttles status edits of an unchanged state. In webhook mode the route is
+    added to ``web`` (the core's server; pass it before that server starts),
+    or, without one, served on our own server at ``webhook_host`` and
+    ``settings.port`` (8080 when unset; 0 picks a free port).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: JobService,
+        *,
+        now: Callable[[], datetime] = _utcnow,
+        album_window: float = 1.5,
+        album_cap: float = 5.0,
+        status_interval: float = 10.0,
+        webhook_host: str = "0.0.0.0",
+        poll_timeout: float = 10.0,
+        web: WebServer | None = None,
+    ) -> None:
+        token = settings.telegram_bot_token
+        if not token:
+            raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
+        self.settings = settings
+        self.service = service
+        self.now = now
+        self.poll_timeout = poll_timeout
+        self._log_filter = protect_logs((*settings.secrets, token))
+        api = settings.telegram_api_url.rstrip("/")
+        self.local_mode = settings.telegram_local_mode
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(f"{api}/bot")
+            .base_file_url(f"{api}/file/bot")
+            .local_mode(self.local_mode)
+            .rate_limiter(AIORateLimiter(max_retries=1))
+            .concurrent_updates(16)
+            .media_write_timeout(120)
+        )
+        # No PTB Updater: ConfirmingPoller or the webhook feed the Application.
+        self.app: App = builder.updater(None).build()
+        bot = self.app.bot
+        self._upload_limit = int(
+            FileSizeLimit.FILESIZE_UPLOAD_LOCAL_MODE
+            if self.local_mode
+            else FileSizeLimit.FILESIZE_UPLOAD
+        )
+        self.status = StatusBoard(bot, now=now, min_edit_interval=status_interval)
+        self.deliverer = Deliverer(bot, local_mode=self.local_mode, upload_limit=self._upload_limit)
+        self.intake = Intake(bot, service, platform=self.platform, local_mode=self.local_mode)
+        albums = AlbumCollector(self._on_album, window=album_window, cap=album_cap)
+        self.router = MessageRouter(self.intake, albums)
+        self.commands = Commands(service, self.status, platform=self.platform, now=now)
+        self.webhook: WebhookReceiver | None = None
+        self.webhook_server: WebhookServer | None = None
+        if settings.telegram_webhook_url:
+            self.webhook = WebhookReceiver(
+                self.app, secret=make_secret(settings.telegram_webhook_secret), settle=self._settle
+            )
+            path = webhook_path(settings.telegram_webhook_url)
+            if web is not None:
+                web.add_route("POST", path, self.webhook.handle)
+            else:
+                self.webhook_server = WebhookServer(
+                    self.webhook,
+                    path=path,
+                    host=webhook_host,
+                    port=settings.port if settings.port is not None else 8080,
+                )
+        self.poller: ConfirmingPoller | None = None
+        if self.webhook is None:
+            self.poller = ConfirmingPoller(
+                self.app,
+                timeout=poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+                settle=self._settle,
+            )
+        self._register()
+        self._started = False
+
+    # -- ChatAdapter ------------------------------------------------------------------------
+
+    @property
+    def platform(self) -> str:
+        return "telegram"
+
+    def upload_limit(self, target: Target) -> int:
+        return self._upload_limit
+
+    async def start(self) -> None:
+        """Log in (getMe), set the command list, and start polling or the webhook.
+
+        Raises PTB's ``InvalidToken``/``NetworkError`` when Telegram cannot be
+        reached; whatever was started is stopped again first.
+        """
+        if self._started:
+            return
+        try:
+            await self._start()
+        except BaseException:
+            self._started = True
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        await self.app.initialize()
+        try:
+            await self.app.bot.set_my_commands(COMMANDS)
+        except TelegramError as exc:
+            log.warning("could not set the command list: %s", exc)
+        await self.app.start()
+        if self.webhook is not None:
+            if self.webhook_server is not None:
+                await self.webhook_server.start()
+            await self.app.bot.set_webhook(
+                self.settings.telegram_webhook_url,
+                secret_token=self.webhook.secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        elif self.poller is not None:
+            await self.poller.start()
+        self._started = True
+        log.info("telegram: started as @%s (%s)", self.app.bot.username, self.mode)
+
+    async def stop(self) -> None:
+        if not self._started:
+            unprotect_logs(self._log_filter)
+            return
+        self._started = False
+        if self.poller is not None:
+            await self.poller.stop(grace=self.router.albums.cap + 10)
+        if self.webhook_server is not None:
+            await self.webhook_server.stop()
+        await self.router.albums.close()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()  # a no-op when never initialized
+        log.info("telegram: stopped")
+        unprotect_logs(self._log_filter)
+
+    async def show_status(self, job: Job) -> str | None:
+        return await self.status.show(job)
+
+    async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
+        return await self.deliverer.deliver(job, videos)
+
+    # -- internals --------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return "webhook" if self.webhook is not None else "polling"
+
+    def _register(self) -> None:
+        c = self.commands
+        app = self.app
+        app.add_handler(CommandHandler(["start", "help"], c.help))
+        app.add_handler(CommandHandler("settings", c.settings))
+        app.add_handler(CommandHandler("jobs", c.jobs))
+        app.add_handler(CommandHandler("cancel", c.cancel))
+        app.add_handler(CommandHandler("stats", c.stats))
+        app.add_handler(CallbackQueryHandler(c.on_button, pattern=r"^keevx:"))
+        app.add_handler(
+            MessageHandler(
+                filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL, self.router.on_message
+            )
+        )
+        app.add_error_handler(self._on_error)
+
+    async def _settle(self, update: Update) -> None:
+        msg = update.message
+        if msg is not None and msg.media_group_id is not None:
+            await self.router.albums.settled(msg.chat_id, msg.media_group_id)
+
+    async def _on_album(self, parts: list[Message]) -> None:
+        await self.router.on_album(parts)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        where = update.update_id if isinstance(update, Update) else "-"
+        log.error("telegram: handling update %s failed", where, exc_info=context.error)
+        if isinstance(update, Update) and update.message is not None:
+            await reply(update.message, "Sorry, something went wrong on my side. Please try again.")

@@ -1,0 +1,290 @@
+"""/start, /help, /settings, /jobs, /cancel and the inline buttons (``keevx:…`` data).
+
+Button data is stateless, so buttons keep working after a restart:
+``keevx:cancel:<job id>``, ``keevx:again:<job id>``, ``keevx:set:<field>:<value>``,
+``keevx:set:reset``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from telegram import (
+    CallbackQuery,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from adapters.telegram import render
+from adapters.telegram.intake import reply
+from adapters.telegram.status import StatusBoard
+from bot.errors import DeliveryError, RequestInvalid
+from bot.job import ACTIVE, Job
+from bot.request import MODEL_RULES, Model, Options, build_request
+from bot.service import JobService
+
+__all__ = ["Commands", "settings_keyboard"]
+
+log = logging.getLogger("adapters.telegram")
+
+
+def _union(attr: str) -> list[Any]:
+    """Every value of a rules field across the models, in table order (the core's table)."""
+    seen: dict[Any, None] = {}
+    for rules in MODEL_RULES.values():
+        seen.update(dict.fromkeys(getattr(rules, attr)))
+    return list(seen)
+
+
+_DURATIONS = {*_union("single_durations"), *_union("multi_durations")}
+
+# (field, [(button text, value)]) from the core's rules table; the core validates each tap.
+CHOICES: list[tuple[str, list[tuple[str, str]]]] = [
+    ("model", [(m.value, m.value) for m in MODEL_RULES]),
+    ("ar", [(a, a) for a in _union("aspect_ratios")]),
+    ("res", [(r, r) for r in _union("resolutions")]),
+    ("duration", [(f"{n} s", str(n)) for n in sorted(_DURATIONS)]),
+    ("audio", [("audio on", "on"), ("audio off", "off")]),
+]
+_ATTR = {"model": "model", "ar": "aspect_ratio", "res": "resolution", "duration": "duration"}
+
+
+def _apply(options: Options, name: str, value: str) -> Options:
+    if name == "model":
+        return dataclasses.replace(options, model=Model(value))
+    if name == "duration":
+        return dataclasses.replace(options, duration=int(value))
+    if name == "audio":
+        return dataclasses.replace(options, audio=value == "on")
+    if name == "ar":
+        return dataclasses.replace(options, aspect_ratio=value)
+    if name == "res":
+        return dataclasses.replace(options, resolution=value)
+    raise ValueError(name)
+
+
+def _current(options: Options, name: str) -> str | None:
+    if name == "audio":
+        return None if options.audio is None else ("on" if options.audio else "off")
+    value = getattr(options, _ATTR[name])
+    return None if value is None else str(value.value if isinstance(value, Model) else value)
+
+
+def settings_keyboard(options: Options) -> InlineKeyboardMarkup:
+    rows = []
+    for name, values in CHOICES:
+        current = _current(options, name)
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    f"• {text}" if value == current else text,
+                    callback_data=f"keevx:set:{name}:{value}",
+                )
+                for text, value in values
+            ]
+        )
+    rows.append([InlineKeyboardButton("Reset to model defaults", callback_data="keevx:set:reset")])
+    return InlineKeyboardMarkup(rows)
+
+
+def _validate(options: Options) -> None:
+    build_request("settings check", options, 1)
+
+
+def _fit(options: Options) -> Options:
+    """After a model change: drop saved values that model does not allow."""
+    for attr in ("resolution", "duration", "audio"):
+        if getattr(options, attr) is None:
+            continue
+        try:
+            _validate(Options(model=options.model, **{attr: getattr(options, attr)}))
+        except RequestInvalid:
+            options = dataclasses.replace(options, **{attr: None})
+    return options
+
+
+class Commands:
+    """The callbacks; built by the adapter with the service and the status board."""
+
+    def __init__(
+        self,
+        service: JobService,
+        status: StatusBoard,
+        *,
+        platform: str,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.service = service
+        self.status = status
+        self.platform = platform
+        self.now = now
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.message:
+            await reply(update.message, render.help_text(), html=True)
+
+    async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg = update.message
+        if msg is None:
+            return
+        defaults = await self.service.chat_defaults(self.platform, str(msg.chat_id))
+        try:
+            await msg.reply_text(
+                render.settings_text(defaults, is_group=msg.chat.type != ChatType.PRIVATE),
+                do_quote=True,
+                parse_mode=ParseMode.HTML,
+                reply_markup=settings_keyboard(defaults),
+            )
+        except TelegramError as exc:
+            log.warning("could not show settings: %s", exc)
+
+    async def jobs(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg = update.message
+        if msg is None or msg.from_user is None:
+            return
+        jobs = await self.service.recent(self.platform, str(msg.from_user.id), 10)
+        if not jobs:
+            await reply(msg, "No videos yet. Send a photo with a caption to make one.")
+            return
+        now = self.now()
+        await reply(msg, "\n".join(render.job_line(j, now) for j in jobs), html=True)
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Today's numbers, for ADMIN_USERS only (others get no answer)."""
+        msg = update.message
+        if msg is None or msg.from_user is None:
+            return
+        if not self.service.is_admin(self.platform, str(msg.from_user.id)):
+            return
+        await reply(msg, render.stats_text(await self.service.stats()), html=True)
+
+    async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg = update.message
+        if msg is None or msg.from_user is None:
+            return
+        user_id = str(msg.from_user.id)
+        args = context.args or []
+        try:
+            if args:
+                job_id = int(args[0].lstrip("#"))
+            else:
+                active = [
+                    j
+                    for j in await self.service.recent(self.platform, user_id, 20)
+                    if j.status in ACTIVE
+                ]
+                if not active:
+                    await reply(msg, "You have no video in progress.")
+                    return
+                job_id = active[0].id
+            force = self.service.is_admin(self.platform, user_id)
+            job = await self.service.cancel(job_id, user_id, force=force)
+        except ValueError:
+            await reply(msg, "Use /cancel or /cancel <job number>, e.g. /cancel 12.")
+            return
+        except RequestInvalid as exc:
+            await reply(msg, str(exc))
+            return
+        await self._refresh(job)
+        await reply(msg, self._cancelled(job))
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or not query.data:
+            return
+        parts = query.data.split(":", 3)
+        try:
+            if parts[1] == "cancel":
+                await self._cancel_button(query, int(parts[2]))
+            elif parts[1] == "again":
+                await self._again_button(query, int(parts[2]))
+            elif parts[1] == "set":
+                await self._settings_button(query, parts[2:])
+            else:
+                await query.answer()
+        except (TelegramError, ValueError, IndexError) as exc:
+            log.warning("button %s failed: %s", parts[1:2], exc.__class__.__name__)
+
+    async def _cancel_button(self, query: CallbackQuery, job_id: int) -> None:
+        try:
+            user_id = str(query.from_user.id)
+            force = self.service.is_admin(self.platform, user_id)
+            job = await self.service.cancel(job_id, user_id, force=force)
+        except RequestInvalid as exc:
+            await query.answer(str(exc), show_alert=True)
+            return
+        await query.answer(self._cancelled(job), show_alert=True)
+        await self._refresh(job)
+
+    async def _again_button(self, query: CallbackQuery, job_id: int) -> None:
+        try:
+            job = await self.service.again(
+                job_id, str(query.from_user.id), dedupe_key=f"telegram:again:{query.id}"
+            )
+        except RequestInvalid as exc:
+            await query.answer(str(exc), show_alert=True)
+            return
+        await query.answer(f"Making it again as job #{job.id}.")
+
+    async def _settings_button(self, query: CallbackQuery, args: list[str]) -> None:
+        message = query.message
+        if not isinstance(message, Message):
+            await query.answer("This message is too old; send /settings again.")
+            return
+        chat = message.chat
+        if not await self._may_change(chat, query.from_user.id):
+            await query.answer("Only group admins can change the defaults.", show_alert=True)
+            return
+        current = await self.service.chat_defaults(self.platform, str(chat.id))
+        if args[0] == "reset":
+            new = Options()
+        else:
+            new = _apply(current, args[0], args[1])
+            if args[0] == "model":
+                new = _fit(new)
+            try:
+                _validate(new)
+            except RequestInvalid as exc:
+                await query.answer(str(exc), show_alert=True)
+                return
+        if new == current:
+            await query.answer("Already set.")
+            return
+        await self.service.set_chat_defaults(self.platform, str(chat.id), new)
+        await query.answer("Saved. New requests in this chat use it.")
+        await message.edit_text(
+            render.settings_text(new, is_group=chat.type != ChatType.PRIVATE),
+            parse_mode=ParseMode.HTML,
+            reply_markup=settings_keyboard(new),
+        )
+
+    async def _may_change(self, chat: Chat, user_id: int) -> bool:
+        if chat.type == ChatType.PRIVATE:
+            return True
+        member = await chat.get_member(user_id)
+        return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+    async def _refresh(self, job: Job) -> None:
+        try:
+            await self.status.show(job)
+        except DeliveryError as exc:
+            log.info("job %s: status not updated after cancel: %s", job.id, exc)
+
+    @staticmethod
+    def _cancelled(job: Job) -> str:
+        if job.submitted_at is not None or job.tasks:
+            return (
+                f"Cancelled job #{job.id}. Keevx cannot stop a generation that already "
+                "started, but this video will not be delivered."
+            )
+        return f"Cancelled job #{job.id} before it reached Keevx."

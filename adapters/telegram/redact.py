@@ -1,0 +1,49 @@
+"""Keeping the bot token out of log lines, whoever configures logging.
+
+PTB logs its base URLs (token included) at DEBUG when a ``Bot`` is built, and
+httpx logs every request URL at INFO. ``bot.logs.setup_logging`` filters the
+process's own handler; :func:`protect_logs` also covers handlers added later
+(pytest's caplog, an embedding application): it quiets httpx and httpcore and
+puts the core's :class:`~bot.logs.RedactingFilter` on PTB's loggers and ours.
+A logger filter only sees records created at that very logger, hence the list.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from bot.logs import RedactingFilter
+
+__all__ = ["PTB_LOGGERS", "protect_logs", "unprotect_logs"]
+
+PTB_LOGGERS = (
+    "telegram",
+    "telegram.Bot",
+    "telegram.ext",
+    "telegram.ext.ExtBot",
+    "telegram.ext.Application",
+    "telegram.ext.Updater",
+    "telegram.ext.AIORateLimiter",
+    "telegram.ext.JobQueue",
+    "telegram.request.BaseRequest",
+    "telegram.request.HTTPXRequest",
+    "adapters.telegram",
+)
+
+
+def protect_logs(secrets: Iterable[str]) -> RedactingFilter:
+    """Quiet httpx/httpcore and redact ``secrets`` in PTB's and this adapter's loggers."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:  # NOTSET too: the root may go DEBUG later
+            logger.setLevel(logging.WARNING)
+    flt = RedactingFilter(secrets)
+    for name in PTB_LOGGERS:
+        logging.getLogger(name).addFilter(flt)
+    return flt
+
+
+def unprotect_logs(flt: logging.Filter) -> None:
+    for name in PTB_LOGGERS:
+        logging.getLogger(name).removeFilter(flt)

@@ -1,0 +1,251 @@
+"""Every text the Telegram adapter shows: status lines, captions, lists and help.
+
+Plain functions of core objects, no PTB calls, so they are easy to test.
+Captions and status texts are HTML (``parse_mode="HTML"``): user text is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+
+from telegram.constants import MessageLimit
+
+from bot.job import ACTIVE, Job, JobStatus
+from bot.limits import Stats
+from bot.request import Options
+
+__all__ = [
+    "CAPTION_LIMIT",
+    "caption",
+    "elapsed",
+    "help_text",
+    "job_line",
+    "link_text",
+    "settings_text",
+    "stats_text",
+    "status_text",
+]
+
+CAPTION_LIMIT = MessageLimit.CAPTION_LENGTH  # 1024
+
+_FALLBACK_HELP = (
+    "I turn photos into short AI videos with Keevx.\n\n"
+    "• Send a photo (or an album of up to 7) with a caption: the caption is the prompt.\n"
+    "• Or reply <code>/video your prompt</code> to a photo or an image file.\n"
+    "• In groups, use /video, mention me, or reply to me.\n\n"
+    "Options, anywhere in the text:\n"
+    "<code>--model V|KL  --ar 16:9|9:16  --res 720p|1080p|4k  --duration N  "
+    "--audio|--no-audio  --count 1-4</code>\n"
+    "Model V: 1–3 images, 720p/1080p/4k, 4/6/8 s (8 s with several images), audio.\n"
+    "Model KL: 1–7 images, 720p/1080p, 5 or 10 s, no audio.\n\n"
+    "Example: <code>/video waves roll in at sunset --ar 9:16 --duration 6</code>\n\n"
+    "/settings — this chat's defaults · /jobs — your recent videos · /cancel — stop waiting"
+)
+
+_TELEGRAM_HELP = (
+    "In groups, use /video, mention me, or reply to me; an image sent as a file works too.\n"
+    "/jobs — your recent videos · /cancel [number] — stop waiting for one · "
+    "/settings — this chat's defaults"
+)
+
+
+def _esc(text: str) -> str:
+    """Escape user text for Telegram HTML (quotes need no escaping outside attributes)."""
+    return html.escape(text, quote=False)
+
+
+def help_text() -> str:
+    """The core's help text (``bot.help.HELP_TEXT``) when it exists, else ours (HTML)."""
+    import importlib
+
+    try:
+        module = importlib.import_module("bot.help")
+    except ImportError:
+        return _FALLBACK_HELP
+    text = getattr(module, "HELP_TEXT", None)
+    if not isinstance(text, str) or not text:
+        return _FALLBACK_HELP
+    return _esc(text) + "\n\n" + _TELEGRAM_HELP
+
+
+def elapsed(since: datetime | None, now: datetime) -> str:
+    """``42 s``, ``3 min 5 s`` or ``1 h 2 min``."""
+    if since is None:
+        return ""
+    seconds = max(0, int((now - since).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def _state(job: Job, now: datetime) -> str:
+    s = job.status
+    if s is JobStatus.RECEIVED:
+        position = job.extra.get("queue_position")
+        if isinstance(position, int) and position > 0:
+            return f"queued · number {position} in line"
+        return "queued"
+    if s is JobStatus.UPLOADING:
+        return "uploading the images"
+    if s is JobStatus.SUBMITTING:
+        return "sending to Keevx"
+    if s is JobStatus.SUBMITTED:
+        waiting = all(t.status == "PENDING" for t in job.tasks) and bool(job.tasks)
+        word = "waiting in Keevx's queue" if waiting else "processing"
+        return f"{word} · {elapsed(job.submitted_at or job.created_at, now)}"
+    if s is JobStatus.SUCCEEDED:
+        return "ready, sending the video"
+    if s is JobStatus.DELIVERED:
+        return f"done in {elapsed(job.created_at, job.finished_at or now)}"
+    if s is JobStatus.FAILED:
+        return f"failed: {job.error or 'Keevx could not make this video'}"
+    if s is JobStatus.EXPIRED:
+        return (
+            "gave up: Keevx did not finish within "
+            f"{elapsed(job.submitted_at or job.created_at, job.finished_at or now)}"
+        )
+    if s is JobStatus.UNKNOWN:
+        return (
+            "outcome unknown: the request reached Keevx but its answer was lost. "
+            "It was not sent again, so you are not charged twice; "
+            "send /video again if no video arrives"
+        )
+    if s is JobStatus.UNDELIVERABLE:
+        return "could not be delivered here"
+    return (
+        "cancelled. Keevx cannot stop a generation that already started, "
+        "but this one will not be delivered"
+    )
+
+
+def status_text(job: Job, now: datetime) -> str:
+    """``🎬 1 image · model V · 16:9 · 720p · 4 s — queued``, the job id and any notes (HTML)."""
+    icon = {
+        JobStatus.DELIVERED: "✅",
+        JobStatus.FAILED: "⚠️",
+        JobStatus.EXPIRED: "⌛",
+        JobStatus.UNKNOWN: "❓",
+        JobStatus.CANCELLED: "✖️",
+        JobStatus.UNDELIVERABLE: "⚠️",
+    }.get(job.status, "🎬")
+    lines = [f"{icon} {_esc(job.request.summary())} — {_esc(_state(job, now))}"]
+    lines += [f"<i>{_esc(note)}</i>" for note in job.request.notes]
+    lines.append(f"job #{job.id}")
+    return "\n".join(lines)
+
+
+def _requester(job: Job) -> str:
+    t = job.target
+    name = _esc(t.user_name or "you")
+    if t.user_id.isdigit():
+        return f'<a href="tg://user?id={t.user_id}">{name}</a>'
+    return name
+
+
+def _is_group(job: Job) -> bool:
+    kind = job.extra.get("chat_type")
+    if isinstance(kind, str):
+        return kind != "private"
+    return job.target.chat_id.startswith("-")
+
+
+def caption(job: Job, *, label: str = "") -> str:
+    """The video's caption (HTML): the prompt, cut so the whole fits in 1024 characters.
+
+    ``label`` (e.g. ``video 2/3``) follows the parameters. Lengths are counted in
+    UTF-16 units, the stricter of the ways Telegram is said to count.
+    """
+    tail = f"\n\n{_esc(job.request.summary())}"
+    if label:
+        tail += f" · {_esc(label)}"
+    if _is_group(job):
+        tail += f"\nfor {_requester(job)}"
+    budget = CAPTION_LIMIT - _units(_visible(tail))
+    prompt = job.request.prompt
+    if _units(prompt) > budget:
+        prompt = _cut(prompt, budget - 1).rstrip() + "…"
+    return _esc(prompt) + tail
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut(text: str, units: int) -> str:
+    """The longest prefix of ``text`` within ``units`` UTF-16 units."""
+    out, used = [], 0
+    for ch in text:
+        used += _units(ch)
+        if used > units:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _visible(fragment: str) -> str:
+    """An HTML fragment as Telegram shows it (tags and entities resolved)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def link_text(job: Job, url: str, size: int | None, limit: int) -> str:
+    """The message for a video too large to upload: the link, its size, its 7-day life."""
+    mb = f"{size / 1_000_000:.0f} MB" if size else "too large"
+    prompt = job.request.prompt
+    if len(prompt) > 300:
+        prompt = prompt[:299] + "…"
+    parts = [
+        _esc(prompt),
+        "",
+        _esc(job.request.summary()),
+        f"The video ({mb}) is over Telegram's {limit // 1_000_000} MB upload limit: "
+        f'<a href="{html.escape(url, quote=True)}">download it here</a>. '
+        "The link expires in 7 days.",
+    ]
+    if _is_group(job):
+        parts.append(f"for {_requester(job)}")
+    return "\n".join(parts)
+
+
+def job_line(job: Job, now: datetime) -> str:
+    """One line of /jobs (HTML)."""
+    if job.status in ACTIVE:
+        age = elapsed(job.created_at, now)
+    else:
+        age = elapsed(job.created_at, job.finished_at or job.updated_at)
+    error = f": {job.error}" if job.error and job.status is JobStatus.FAILED else ""
+    return (
+        f"#{job.id} · <b>{job.status.value}</b>{_esc(error)} · {age} · "
+        f"{_esc(job.request.summary())}\n"
+        f"   <i>{_esc(job.request.prompt[:80])}</i>"
+    )
+
+
+def settings_text(defaults: Options, *, is_group: bool) -> str:
+    """This chat's defaults; ``model default`` where none is saved."""
+    values = [
+        ("Model", defaults.model.value if defaults.model else None),
+        ("Aspect ratio", defaults.aspect_ratio),
+        ("Resolution", defaults.resolution),
+        ("Duration", f"{defaults.duration} s" if defaults.duration else None),
+        ("Audio", None if defaults.audio is None else ("on" if defaults.audio else "off")),
+    ]
+    where = "this group" if is_group else "this chat"
+    lines = [f"<b>Defaults for {where}</b> (options in a request win):"]
+    lines += [f"• {name}: {_esc(v) if v else 'model default'}" for name, v in values]
+    if is_group:
+        lines.append("Group admins can change them.")
+    return "\n".join(lines)
+
+
+def stats_text(stats: Stats) -> str:
+    """/stats for admins: today's jobs by state, videos, failures, queue (HTML)."""
+    states = ", ".join(f"{s.value} {n}" for s, n in stats.by_status.items() if n) or "none"
+    return (
+        f"<b>Today (UTC)</b>: {stats.jobs} jobs — {_esc(states)}\n"
+        f"Videos delivered: {stats.videos_delivered} · failures: {stats.failures} · "
+        f"waiting in line: {stats.queue_length}"
+    )

@@ -1,0 +1,365 @@
+"""The Telegram adapter's parts one by one: texts, status throttling, addressing, albums,
+error mapping and delivery (against the fake Bot API, no core)."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram import Bot, Message
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
+
+from adapters.base import Video
+from adapters.telegram import render
+from adapters.telegram.albums import AlbumCollector
+from adapters.telegram.delivery import Deliverer
+from adapters.telegram.errors import map_error
+from adapters.telegram.handlers import addressing
+from adapters.telegram.status import StatusBoard
+from adapters.telegram.webhook import make_secret, webhook_path
+from bot.errors import ConfigError, DeliveryError, RecipientGone, TooLarge
+from bot.job import Job, JobStatus, Target
+from bot.request import build_request
+from bot.sandbox import SAMPLE_IMAGE, render_video
+from tests.fakes.telegram import FakeTelegram
+
+TOKEN = "123:ABC"
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+GROUP = -100777
+
+
+def make_job(
+    prompt: str = "waves at sunset",
+    *,
+    chat: int = 1001,
+    status: JobStatus = JobStatus.RECEIVED,
+    images: int = 1,
+    **changes: Any,
+) -> Job:
+    return Job(
+        id=7,
+        target=Target(
+            platform="telegram",
+            chat_id=str(chat),
+            user_id="1001",
+            user_name="Ann <A&B>",
+            reply_to="5",
+            thread_id=changes.pop("thread_id", None),
+        ),
+        request=build_request(prompt, _options(), images),
+        status=status,
+        created_at=T0,
+        updated_at=T0,
+        next_run_at=T0,
+        extra={
+            "chat_type": "private" if chat > 0 else "supergroup",
+            **changes.pop("extra", {}),
+        },
+        **changes,
+    )
+
+
+def _options() -> Any:
+    from bot.request import Options
+
+    return Options()
+
+
+def visible(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
+    async with Bot(TOKEN, base_url=fake.base_url, base_file_url=fake.base_file_url) as b:
+        yield b
+
+
+# -- texts ---------------------------------------------------------------------------------
+
+
+def test_caption_is_cut_to_telegrams_limit_and_escaped() -> None:
+    long = ("a <b> & c " * 200)[:1000]
+    job = make_job(long, chat=GROUP)
+    text = render.caption(job)
+    shown = visible(text)
+    assert len(shown) <= 1024
+    assert "…" in shown and "&lt;b&gt;" in text and "<b>" not in text.split("\n")[0]
+    assert 'for <a href="tg://user?id=1001">Ann &lt;A&amp;B&gt;</a>' in text
+    assert job.request.summary() in shown
+    emoji = render.caption(make_job("🌊" * 1000))  # 2 UTF-16 units each
+    assert len(visible(emoji).encode("utf-16-le")) // 2 <= 1024
+    assert render.caption(make_job("x"), label="video 1/2").endswith("· video 1/2")
+    private = render.caption(make_job("short one"))
+    assert private.startswith("short one\n\n") and "for " not in private
+
+
+def test_status_texts_explain_each_state() -> None:
+    now = T0 + timedelta(seconds=95)
+    queued = render.status_text(make_job(), now)
+    assert queued.startswith("🎬 1 image · model V · 16:9 · 720p · 4 s — queued")
+    assert "job #7" in queued
+    waiting = render.status_text(make_job(extra={"queue_position": 3}), now)
+    assert "queued · number 3 in line" in waiting
+    working = render.status_text(
+        make_job(status=JobStatus.SUBMITTED, submitted_at=T0 + timedelta(seconds=5)), now
+    )
+    assert "processing · 1 min 30 s" in working
+    failed = render.status_text(make_job(status=JobStatus.FAILED, error="moderation said no"), now)
+    assert "failed: moderation said no" in failed
+    unknown = render.status_text(make_job(status=JobStatus.UNKNOWN), now)
+    assert "not charged twice" in unknown
+    cancelled = render.status_text(make_job(status=JobStatus.CANCELLED), now)
+    assert "cannot stop a generation" in cancelled
+    expired = render.status_text(make_job(status=JobStatus.EXPIRED), now)
+    assert "gave up" in expired
+
+
+def test_webhook_secret_and_path() -> None:
+    assert make_secret("abc_DEF-123") == "abc_DEF-123"
+    generated = make_secret("")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,256}", generated) and len(generated) >= 32
+    with pytest.raises(ConfigError):
+        make_secret("has spaces")
+    assert webhook_path("https://x.example/tg/hook") == "/tg/hook"
+    assert webhook_path("https://x.example") == "/telegram"
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (Forbidden("Forbidden: bot was blocked by the user"), RecipientGone),
+        (BadRequest("Bad Request: chat not found"), RecipientGone),
+        (ChatMigrated(-100999), RecipientGone),
+        (BadRequest("Bad Request: file is too big"), TooLarge),
+        (NetworkError("Request Entity Too Large (413)"), TooLarge),
+        (TimedOut(), DeliveryError),
+        (NetworkError("httpx.ConnectError: boom"), DeliveryError),
+        (BadRequest("Bad Request: can't parse entities"), DeliveryError),
+    ],
+)
+def test_errors_map_to_the_core_tree(error: Exception, expected: type[Exception]) -> None:
+    mapped = map_error(error)  # type: ignore[arg-type]
+    assert type(mapped) is expected
+
+
+def test_flood_maps_to_a_retryable_error() -> None:
+    with pytest.warns(Warning):  # PTB warns on reading retry_after as int
+        error = RetryAfter(7)
+    mapped = map_error(error)
+    assert type(mapped) is DeliveryError and "7 s" in str(mapped)
+
+
+# -- addressing ----------------------------------------------------------------------------
+
+
+def _msg(fake: FakeTelegram, bot: Bot, chat: int, **kw: Any) -> Message:
+    data = fake.message(chat, queue=False, **kw)
+    msg = Message.de_json(data, bot)
+    assert msg is not None
+    return msg
+
+
+async def test_addressing_rules(fake: FakeTelegram, bot: Bot) -> None:
+    name, me = "keevx_test_bot", 123
+
+    def addr(chat: int, **kw: Any) -> tuple[bool, bool, str, bool]:
+        a = addressing(_msg(fake, bot, chat, **kw), name, me)
+        return a.to_bot, a.is_video_command, a.text, a.other_command
+
+    assert addr(1, text="waves at sunset") == (True, False, "waves at sunset", False)
+    assert addr(GROUP, text="waves at sunset")[0] is False
+    assert addr(GROUP, text="/video@Keevx_Test_Bot the sea") == (True, True, "the sea", False)
+    assert addr(GROUP, text="/video the sea")[:3] == (True, True, "the sea")
+    assert addr(GROUP, text="/video@other_bot the sea")[0] is False
+    assert addr(GROUP, text="@keevx_test_bot make it snow") == (
+        True,
+        False,
+        "make it snow",
+        False,
+    )
+    assert addr(GROUP, text="/settings")[3] is True
+    bot_msg = fake.message(GROUP, user={"id": me, "is_bot": True, "first_name": "K"}, text="hi")
+    assert addr(GROUP, text="again please", reply_to=bot_msg["message_id"])[0] is True
+    # in a topic, an ordinary message "replies" to the topic root: not a reply to the bot
+    assert addr(GROUP, text="hello", thread_id=9)[0] is False
+
+
+# -- albums --------------------------------------------------------------------------------
+
+
+async def test_album_window_restarts_and_is_capped(fake: FakeTelegram, bot: Bot) -> None:
+    got: list[list[int]] = []
+
+    async def on_album(parts: list[Message]) -> None:
+        got.append([p.message_id for p in parts])
+
+    albums = AlbumCollector(on_album, window=0.15, cap=0.4)
+    parts = [Message.de_json(d, bot) for d in fake.album(1, 8, "eight", queue=False)]
+    for part in parts[:3]:
+        assert part is not None
+        albums.add(part)
+        await asyncio.sleep(0.1)  # under the window: it restarts
+    assert got == []
+    for part in parts[3:]:
+        assert part is not None
+        albums.add(part)
+        await asyncio.sleep(0.1)  # keeps coming: the cap closes the album
+    await asyncio.sleep(0.3)
+    assert len(got) == 1 and 3 < len(got[0]) < 8
+    assert parts[0] is not None
+    albums.add(parts[0])  # a repeated part makes nothing new
+    await albums.close()
+    assert len(got) == 1
+    assert len(albums.album(1, parts[0].media_group_id or "")) == 8
+
+
+async def test_album_still_collecting_is_handed_over_on_close(fake: FakeTelegram, bot: Bot) -> None:
+    got: list[int] = []
+
+    async def on_album(parts: list[Message]) -> None:
+        got.append(len(parts))
+
+    albums = AlbumCollector(on_album, window=10, cap=30)
+    for d in fake.album(1, 2, "two", queue=False):
+        m = Message.de_json(d, bot)
+        assert m is not None
+        albums.add(m)
+    await albums.close()
+    assert got == [2]
+
+
+# -- status message ------------------------------------------------------------------------
+
+
+async def test_status_edits_are_throttled_except_state_changes(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    clock = [T0]
+    board = StatusBoard(bot, now=lambda: clock[0], min_edit_interval=10)
+    fake.message(GROUP, text="/video x", message_id=5, queue=False, thread_id=3)
+    job = make_job(chat=GROUP, thread_id="3")
+    message_id = await board.show(job)
+    (sent,) = fake.calls_of("sendMessage")
+    assert sent["message_thread_id"] == 3 and sent["reply_parameters"]["message_id"] == 5
+    assert sent["disable_notification"] is True
+    job = job.evolve(status_message_id=message_id)
+
+    async def show(status: JobStatus, seconds: float, **changes: Any) -> None:
+        clock[0] = T0 + timedelta(seconds=seconds)
+        await board.show(job.evolve(status=status, **changes))
+
+    await show(JobStatus.UPLOADING, 1)
+    await show(JobStatus.SUBMITTED, 2, submitted_at=T0)
+    await show(JobStatus.SUBMITTED, 5, submitted_at=T0)  # same state, 3 s later: skipped
+    await show(JobStatus.SUBMITTED, 9, submitted_at=T0)  # still under 10 s: skipped
+    await show(JobStatus.SUBMITTED, 13, submitted_at=T0)  # 11 s: edited
+    await show(JobStatus.DELIVERED, 14, finished_at=T0 + timedelta(seconds=14))
+    edits = fake.calls_of("editMessageText")
+    assert [e["text"].split(" — ")[1].split("\n")[0] for e in edits] == [
+        "uploading the images",
+        "processing · 2 s",
+        "processing · 13 s",
+        "done in 14 s",
+    ]
+    assert "reply_markup" in edits[0].params and "reply_markup" not in edits[-1].params
+    # a status message deleted by someone: a new one is sent
+    del fake.messages[(GROUP, int(message_id or 0))]
+    await show(JobStatus.FAILED, 20, error="boom")
+    assert len(fake.calls_of("sendMessage")) == 2
+
+
+async def test_status_in_a_blocked_chat_raises_recipient_gone(fake: FakeTelegram, bot: Bot) -> None:
+    fake.block(1001)
+    board = StatusBoard(bot, now=lambda: T0)
+    with pytest.raises(RecipientGone):
+        await board.show(make_job())
+
+
+# -- delivery ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("video") / "v.mp4"
+    render_video(SAMPLE_IMAGE, out, aspect_ratio="16:9", duration=1, height=72, fps=8)
+    return out
+
+
+def _video(path: Path | None, n: int = 0) -> Video:
+    return Video(
+        url=f"https://cdn.example.invalid/v{n}.mp4",
+        path=path,
+        size=path.stat().st_size if path else 80_000_000,
+        thumbnail_url=f"https://cdn.example.invalid/t{n}.webp",
+        width=128,
+        height=72,
+        duration=1.0,
+    )
+
+
+async def test_several_videos_go_as_one_album(fake: FakeTelegram, bot: Bot, mp4: Path) -> None:
+    deliverer = Deliverer(bot, local_mode=False, upload_limit=50_000_000)
+    job = make_job("two takes --count 2")
+    ids = await deliverer.deliver(job, [_video(mp4, 0), _video(mp4, 1)])
+    assert len(ids) == 2
+    (call,) = fake.calls_of("sendMediaGroup")
+    media = call["media"]
+    assert [m["type"] for m in media] == ["video", "video"]
+    assert media[0]["media"].data == mp4.read_bytes()
+    assert media[0]["thumbnail"].data[:2] == b"\xff\xd8"
+    assert media[0]["supports_streaming"] is True and "caption" not in media[1]
+    assert call["reply_parameters"]["allow_sending_without_reply"] is True
+    assert fake.calls_of("sendChatAction")
+
+
+async def test_mixed_files_and_links(fake: FakeTelegram, bot: Bot, mp4: Path) -> None:
+    deliverer = Deliverer(bot, local_mode=False, upload_limit=50_000_000)
+    fake.fail("sendPhoto", 400, "Bad Request: wrong file identifier/HTTP URL specified")
+    ids = await deliverer.deliver(make_job(), [_video(mp4), _video(None, 1)])
+    assert len(ids) == 2
+    assert fake.calls_of("sendVideo") and fake.calls_of("sendPhoto")[0].status == 400
+    (link,) = fake.calls_of("sendMessage")  # the thumbnail was refused: the link alone
+    assert "v1.mp4" in link["text"] and "50 MB" in link["text"] and "7 days" in link["text"]
+
+
+async def test_delivery_errors_are_translated(fake: FakeTelegram, bot: Bot, mp4: Path) -> None:
+    deliverer = Deliverer(bot, local_mode=False, upload_limit=50_000_000)
+    fake.fail("sendVideo", 413, "Request Entity Too Large")
+    with pytest.raises(TooLarge):
+        await deliverer.deliver(make_job(), [_video(mp4)])
+    fake.gone(1001)
+    with pytest.raises(RecipientGone):
+        await deliverer.deliver(make_job(), [_video(mp4)])
+
+
+async def test_local_mode_passes_the_path(fake: FakeTelegram, mp4: Path) -> None:
+    async with Bot(
+        TOKEN, base_url=fake.base_url, base_file_url=fake.base_file_url, local_mode=True
+    ) as local_bot:
+        deliverer = Deliverer(local_bot, local_mode=True, upload_limit=2_000_000_000)
+        await deliverer.deliver(make_job(), [_video(mp4)])
+    (call,) = fake.calls_of("sendVideo")
+    assert call["video"] == mp4.resolve().as_uri()  # the local server reads the file itself
