@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-__all__ = ["RedactingFilter", "setup_logging"]
+__all__ = ["RedactingFilter", "quiet_libraries", "setup_logging"]
 
 # Telegram puts the bot token in every URL path: /bot<token>/method, /file/bot<token>/path.
 _TELEGRAM_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
@@ -81,5 +81,17 @@ def setup_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    quiet_libraries()
+
+
+def quiet_libraries() -> Callable[[], None]:
+    """Raise the chatty libraries' log levels (see ``_QUIET``); returns an undo for tests."""
+    before = {name: logging.getLogger(name).level for name in _QUIET}
     for name, floor in _QUIET.items():
         logging.getLogger(name).setLevel(floor)
+
+    def undo() -> None:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
+
+    return undo

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,8 +11,13 @@ from typing import Any
 
 import pytest
 
+from bot.logs import quiet_libraries
 from bot.sandbox import Sandbox, SandboxConfig
 from bot.settings import Settings
+
+API_KEY = "test-key-0123456789"
+# The tokens the adapter tests use; none may ever show up where it does not belong.
+SECRETS = (API_KEY, "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789", "fake-token")
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -47,17 +53,61 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+def leaks(text: str) -> list[str]:
+    return [s for s in SECRETS if s in text]
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs() -> Iterator[None]:
+    """Every test runs at DEBUG, with the libraries set as in production; no line may hold a secret.
+
+    Exception tracebacks are included: a logged ``repr`` of a URL is a leak too.
+    """
+    handler = _Lines()
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    restore = quiet_libraries()
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        restore()
+    found = [line for line in handler.lines if leaks(line)]
+    assert not found, f"secrets in log lines: {found[:3]}"
+
+
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
+    """The Keevx sandbox; afterwards, nothing the bot sent it may hold a secret."""
     async with Sandbox(SandboxConfig(delay=0.2, render_height=144, seed=7)) as running:
         yield running
+    for call in running.calls:
+        sent = f"{call.path} {call.json} {call.filename}"
+        assert not leaks(sent) and "/file/bot" not in sent, f"secret sent to Keevx: {call}"
+        assert set(call.headers.get("authorization", "Bearer x").split()[1:]) <= {API_KEY, "x"}
 
 
 @pytest.fixture
-def settings(tmp_path: Path, sandbox: Sandbox) -> Settings:
-    """Settings for a core on a temporary database, talking to the sandbox fast."""
-    return Settings(
-        keevx_api_key="test-key-0123456789",
+def settings(tmp_path: Path, sandbox: Sandbox) -> Iterator[Settings]:
+    """Settings for a core on a temporary database, talking to the sandbox fast.
+
+    Afterwards the database files may hold no secret.
+    """
+    yield Settings(
+        keevx_api_key=API_KEY,
         keevx_base_url=sandbox.base_url,
         keevx_max_rps=0,
         retry_wait_429=0.01,
@@ -68,3 +118,6 @@ def settings(tmp_path: Path, sandbox: Sandbox) -> Settings:
         max_active_per_user=0,  # limits have their own tests
         daily_videos_per_user=0,
     )
+    for db in tmp_path.glob("bot.db*"):
+        content = db.read_bytes().decode("utf-8", "replace")
+        assert not leaks(content) and "/file/bot" not in content, f"secret stored in {db.name}"
