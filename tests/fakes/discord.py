@@ -119,6 +119,9 @@ class FakeDiscord:
             await self._ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        # Nothing the bot posted (contents, embeds, buttons) may hold its token.
+        for call in self.calls:
+            assert self.token not in repr(call.json), f"bot token sent to {call.path}"
 
     @property
     def base(self) -> str:

@@ -152,6 +152,9 @@ class FakeTelegram:
         self._new_update.set()
         if self._runner is not None:
             await self._runner.cleanup()
+        # Nothing the bot wrote (texts, captions, buttons, file names) may hold its token.
+        for call in self.calls:
+            assert self.token not in repr(call.params), f"bot token sent in {call.method}"
 
     @property
     def base_url(self) -> str:
