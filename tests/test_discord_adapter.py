@@ -7,7 +7,9 @@ starts a core (on the sandbox) and a ``DiscordAdapter`` against the fake.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +24,7 @@ from adapters.discord.endpoints import point_at
 from bot.job import Job, JobStatus
 from bot.runtime import Core
 from bot.sandbox import Sandbox
-from bot.settings import Settings
+from bot.settings import Settings, sqlite_path
 from tests.fakes.discord import FakeDiscord
 
 USER = FakeDiscord.USER_ID
@@ -283,12 +285,36 @@ async def test_broken_image_gets_the_cores_refusal(bot: Bot) -> None:
     payload = await fake.push_interaction(
         fake.slash("video", {"prompt": "waves"}, attachments={"image": att})
     )
-    [refusal] = await fake.wait_for(lambda: webhook_posts(fake, payload["token"]))
-    assert refusal.json["flags"] == 64
-    assert fake.find_calls(
-        "DELETE", f"/webhooks/{fake.APP_ID}/{payload['token']}/messages/@original"
+    # Downloaded and checked within Discord's 3 s: the refusal IS the answer, seen only by
+    # the user, and nothing was deferred.
+    [callback] = await fake.wait_for(
+        lambda: fake.find_calls("POST", f"/interactions/{payload['id']}")
     )
+    assert callback.json["type"] == 4 and callback.json["data"]["flags"] == 64
+    assert "not an image I can read" in callback.json["data"]["content"]
     assert not bot.sandbox.calls and not await bot.jobs()
+
+
+async def test_interaction_is_answered_only_after_its_job_is_committed(bot: Bot) -> None:
+    fake = bot.fake
+    seen: list[int] = []
+    original = fake._callback
+
+    db = sqlite_path(bot.core.settings.database_url)
+
+    def record(token, call):  # type: ignore[no-untyped-def]
+        with contextlib.closing(sqlite3.connect(db)) as conn:  # a reader beside the bot's writer
+            seen.append(conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+        return original(token, call)
+
+    fake._callback = record  # type: ignore[method-assign]
+    payload = await slash_video(bot)
+    job = (await bot.until(lambda: bot.jobs()))[0]
+    job = await bot.status_of(job.id, *OVER)
+    assert job.status is JobStatus.DELIVERED
+    assert seen and seen[0] == 1  # the job row existed when Discord got its answer
+    callback = fake.find_calls("POST", f"/interactions/{payload['id']}")[0]
+    assert callback.json["type"] == 5
 
 
 async def test_redelivered_interaction_makes_one_job(bot: Bot) -> None:

@@ -137,7 +137,7 @@ class DiscordAdapter:
             return job.status_message_id  # nothing changed: no edit
         view = status_view(job)
         message_id: str | None = None
-        session = self._sessions.get(job)
+        session = await self._sessions.ready(job)
         if session is not None:
             message_id = await self._status_by_interaction(job, session, content, view)
         if message_id is None:
@@ -202,7 +202,7 @@ class DiscordAdapter:
         Raises ``TooLarge`` (Discord refused the size: the core resends links),
         ``RecipientGone`` (no permission, channel gone) or ``DeliveryError``.
         """
-        session = self._sessions.get(job)
+        session = await self._sessions.ready(job)
         if session is not None and session.origin not in (Origin.SLASH, Origin.AGAIN):
             session = None  # context-menu jobs answer the message they were made from
         limit = self.upload_limit(job.target)

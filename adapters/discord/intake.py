@@ -14,7 +14,8 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Discord fails an interaction not answered within 3 s; answer by this much after it.
+ACK_WITHIN = 2.5
 
 PLATFORM = "discord"
 
@@ -167,7 +171,6 @@ class Intake:
             except RequestInvalid as exc:
                 await interaction.response.send_message(str(exc), ephemeral=True)
                 return None
-            await interaction.response.defer(thinking=True)
             self.sessions.add(key, interaction, origin)
             target = target_of(
                 interaction.channel,
@@ -176,12 +179,9 @@ class Intake:
                 interaction.user,
                 reply_to=reply_to,
             )
-            try:
-                return await self._submit(key, origin, target, request, attachments)
-            except RequestInvalid as exc:
-                self.sessions.drop_key(key)
-                await _refuse_after_defer(interaction, str(exc))
-                return None
+            return await self._commit_then_ack(
+                interaction, key, self._submit(key, origin, target, request, attachments)
+            )
         finally:
             self._busy.discard(key)
 
@@ -228,10 +228,35 @@ class Intake:
     async def again(self, interaction: discord.Interaction[Any], job: Job) -> Job | None:
         """The Again button: the same request as a new job, shown where it was clicked."""
         key = interaction_key(interaction)
-        await interaction.response.defer(thinking=True)
         self.sessions.add(key, interaction, Origin.AGAIN)
+        return await self._commit_then_ack(
+            interaction, key, self.service.again(job.id, str(interaction.user.id), dedupe_key=key)
+        )
+
+    async def _commit_then_ack(
+        self, interaction: discord.Interaction[Any], key: str, submit: Awaitable[Job]
+    ) -> Job | None:
+        """Acknowledge the interaction only once its job is committed, if that fits in time.
+
+        Discord wants an answer within 3 s. Committed first, a crash before the
+        answer loses nothing (the job resumes and is delivered with the bot
+        token); only a download too slow for the deadline is deferred before
+        the commit. A refusal in time is answered directly, seen only by the user.
+        """
+        work = asyncio.ensure_future(submit)
+        deadline = interaction.created_at + timedelta(seconds=ACK_WITHIN)
+        left = (deadline - datetime.now(UTC)).total_seconds()
+        done, _ = await asyncio.wait({work}, timeout=max(left, 0.0))
+        if done and isinstance(work.exception(), RequestInvalid):
+            self.sessions.drop_key(key)
+            await interaction.response.send_message(str(work.exception()), ephemeral=True)
+            return None
+        if not done:
+            log.info("interaction %s: still downloading at the deadline, deferring", interaction.id)
+        await interaction.response.defer(thinking=True)
+        self.sessions.acknowledged(key)
         try:
-            return await self.service.again(job.id, str(interaction.user.id), dedupe_key=key)
+            return await work
         except RequestInvalid as exc:
             self.sessions.drop_key(key)
             await _refuse_after_defer(interaction, str(exc))

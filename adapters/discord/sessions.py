@@ -9,7 +9,9 @@ posts with the bot token instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -34,10 +36,16 @@ class Origin(StrEnum):
     AGAIN = "again"  # the Again button
 
 
+# How long a status update waits for its interaction to be acknowledged (the
+# job row is committed first, then the interaction is deferred).
+ACK_WAIT = 5.0
+
+
 @dataclass
 class Session:
     interaction: discord.Interaction[Any]
     origin: Origin
+    acked: asyncio.Event = field(default_factory=asyncio.Event)
 
     def usable(self, now: datetime) -> bool:
         return now < self.interaction.expires_at - MARGIN
@@ -57,6 +65,21 @@ class Sessions:
         place = interaction.guild_id or interaction.channel_id
         if place is not None:
             self.limits[str(place)] = interaction.filesize_limit
+
+    async def ready(self, job: Job) -> Session | None:
+        """Like :meth:`get`, once the interaction is acknowledged (it may not be yet:
+        the job is committed before the interaction is deferred)."""
+        session = self.get(job)
+        if session is not None and not session.acked.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session.acked.wait(), ACK_WAIT)
+            if not session.acked.is_set():
+                return None
+        return session
+
+    def acknowledged(self, key: str) -> None:
+        if (session := self._by_key.get(key)) is not None:
+            session.acked.set()
 
     def get(self, job: Job) -> Session | None:
         """The job's interaction while its token is usable, else ``None``."""
