@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -186,3 +187,18 @@ async def test_job_running_across_a_restart_is_finished_with_the_bot_token(
                 if c.files
             ]
             assert post.authorized and post.json["content"].startswith(f"<@{USER}>")
+
+
+async def test_stats_are_for_admins_only(
+    settings: Settings, fake: FakeDiscord, sandbox: Sandbox
+) -> None:
+    admins = dataclasses.replace(settings, admin_users=frozenset({f"discord:{MOD}"}))
+    async with running_bot(admins, fake, sandbox) as bot:
+        await slash_video(bot)
+        await delivered(bot, 1)
+        user_try = await fake.push_interaction(fake.slash("stats", {}))
+        assert "admins" in (await answer(fake, user_try)).json["data"]["content"]
+        admin = await fake.push_interaction(fake.slash("stats", {}, user=MOD))
+        reply = (await answer(fake, admin)).json["data"]
+    assert reply["flags"] == 64
+    assert "1 jobs — delivered 1" in reply["content"] and "Videos delivered: 1" in reply["content"]

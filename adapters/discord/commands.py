@@ -145,6 +145,16 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
         recent = await intake.service.recent(PLATFORM, str(interaction.user.id))
         await interaction.response.send_message(render.job_list(recent), ephemeral=True)
 
+    @tree.command(name="stats", description="Today's jobs, videos and queue (bot admins only)")
+    async def stats(interaction: discord.Interaction[Any]) -> None:
+        if not intake.service.is_admin(PLATFORM, str(interaction.user.id)):
+            await interaction.response.send_message(
+                "Only the bot's admins (ADMIN_USERS) can see /stats.", ephemeral=True
+            )
+            return
+        text = render.stats_text(await intake.service.stats())
+        await interaction.response.send_message(text, ephemeral=True)
+
     @tree.command(name="settings", description="This server's defaults for /video")
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)

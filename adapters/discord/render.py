@@ -14,12 +14,14 @@ import discord
 
 from adapters.base import Video
 from bot.job import Job, JobStatus
+from bot.limits import Stats
 
 __all__ = [
     "LINK_LIFETIME",
     "job_list",
     "link_embed",
     "result_text",
+    "stats_text",
     "status_text",
     "timestamp",
 ]
@@ -120,3 +122,13 @@ def job_list(jobs: Sequence[Job]) -> str:
             f"{timestamp(job.created_at)} · {job.request.summary()} · {short}"
         )
     return "\n".join(lines)[:2000]
+
+
+def stats_text(stats: Stats) -> str:
+    """/stats for admins: today's jobs by state, videos, failures, queue length."""
+    states = ", ".join(f"{s.value} {n}" for s, n in stats.by_status.items() if n) or "none"
+    return (
+        f"**Today (UTC)**: {stats.jobs} jobs — {states}\n"
+        f"Videos delivered: {stats.videos_delivered} · failures: {stats.failures} · "
+        f"waiting in line: {stats.queue_length}"
+    )
