@@ -224,6 +224,20 @@ async def test_result_after_token_expiry_goes_to_the_channel(bot: Bot) -> None:
     assert "everyone" not in post.json["allowed_mentions"]["parse"]
 
 
+async def test_discord_rate_limits_are_honoured(bot: Bot) -> None:
+    fake = bot.fake
+    channel = f"/channels/{FakeDiscord.CHANNEL_ID}/messages"
+    fake.rate_limit("POST", channel, retry_after=1.0)
+    payload = await slash_video(bot)
+    fake.expire(payload["token"])  # everything goes to the channel with the bot token
+    [job] = await bot.until(lambda: bot.jobs())
+    job = await bot.status_of(job.id, *OVER)
+    assert job.status is JobStatus.DELIVERED, job.error
+    posts = fake.find_calls("POST", channel)
+    assert posts[0].status == 429 and posts[1].status == 200
+    assert posts[1].at - posts[0].at >= 0.9  # waited as told, then went on
+
+
 async def test_video_over_the_limit_becomes_an_embed_link(bot: Bot) -> None:
     fake = bot.fake
     fake.upload_limit = 2000  # the interaction reports (and the fake enforces) 2000 bytes

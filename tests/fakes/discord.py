@@ -50,6 +50,7 @@ class Call:
     files: list[tuple[str, int]] = field(default_factory=list)  # (filename, size)
     authorized: bool = False  # sent with "Authorization: Bot <token>"
     status: int = 200
+    at: float = field(default_factory=time.monotonic)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -85,6 +86,7 @@ class FakeDiscord:
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.forbidden_channels: set[int] = {self.FORBIDDEN_CHANNEL_ID}
         self.expired_tokens: set[str] = set()
+        self.rate_limits: list[tuple[str, str, float]] = []  # (method, path prefix, retry_after)
         self.downloads: list[str] = []
         self.modals: list[dict[str, Any]] = []  # data of every type-9 callback
         self.identified = asyncio.Event()
@@ -485,6 +487,10 @@ class FakeDiscord:
         self.identified.clear()
         await self._ws.close(code=code)
 
+    def rate_limit(self, method: str, path_prefix: str, retry_after: float) -> None:
+        """Answer the next matching REST call with 429, as Discord's per-route limits do."""
+        self.rate_limits.append((method, path_prefix, retry_after))
+
     def expire(self, token: str) -> None:
         """Make the webhook calls of an interaction answer 50027 (its callback still works)."""
         self.expired_tokens.add(token)
@@ -544,10 +550,18 @@ class FakeDiscord:
             authorized=request.headers.get("Authorization") == f"Bot {self.token}",
         )
         self.calls.append(call)
-        try:
-            response = self._route(call)
-        except KeyError:
-            response = _error(404, 10008, "Unknown Message")
+        limited = next(
+            (r for r in self.rate_limits if call.method == r[0] and call.path.startswith(r[1])),
+            None,
+        )
+        if limited is not None:
+            self.rate_limits.remove(limited)
+            response = _rate_limited(limited[2])
+        else:
+            try:
+                response = self._route(call)
+            except KeyError:
+                response = _error(404, 10008, "Unknown Message")
         call.status = response.status
         async with self._changed:
             self._changed.notify_all()
@@ -761,3 +775,18 @@ class FakeDiscord:
                 return web.Response(status=204)
         self.unknown.append(call)
         return _error(404, 0, "unknown channel route")
+
+
+def _rate_limited(retry_after: float) -> web.Response:
+    body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+    headers = {
+        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset-After": str(retry_after),
+        "X-RateLimit-Bucket": "fake-bucket",
+        "X-RateLimit-Scope": "user",
+        "Via": "1.1 google",  # discord.py reads a 429 without it as a Cloudflare ban
+    }
+    response = _json(body, 429)
+    response.headers.update(headers)
+    return response
