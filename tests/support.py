@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -95,3 +96,10 @@ async def submit(
         images=files,
         dedupe_key=dedupe_key,
     )
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for a server the bot itself starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

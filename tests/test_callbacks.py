@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 from pathlib import Path
 
 import httpx
@@ -12,13 +11,7 @@ from bot.job import JobStatus
 from bot.runtime import Core
 from bot.sandbox import Sandbox
 from bot.settings import Settings
-from tests.support import RecordingAdapter, submit
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support import RecordingAdapter, free_port, submit
 
 
 def queries(sandbox: Sandbox) -> list[object]:

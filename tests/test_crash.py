@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from collections import Counter
 from pathlib import Path
@@ -19,15 +18,10 @@ import pytest
 from bot.job import JobStatus
 from bot.sandbox import Sandbox, SandboxConfig
 from storage import SqliteJobStore
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def run_worker(env: dict[str, str]) -> tuple[int, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -14,13 +13,7 @@ from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.sandbox import Sandbox, SandboxConfig
 from bot.settings import Settings
-from tests.support import RecordingAdapter, submit
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support import RecordingAdapter, free_port, submit
 
 
 async def test_hundred_jobs_through_faults_each_delivered_once(

@@ -99,6 +99,25 @@ class PromptModal(discord.ui.Modal, title="Make a video"):
         )
 
 
+def _options(
+    model: str | None,
+    aspect_ratio: str | None,
+    resolution: str | None,
+    duration: int | None,
+    audio: bool | None,
+    count: int | None,
+) -> Options:
+    """The core's options from a command's choices (``None``: not given)."""
+    return Options(
+        model=Model(model) if model else None,
+        aspect_ratio=aspect_ratio,
+        resolution=resolution,
+        duration=duration,
+        audio=audio,
+        count=count,
+    )
+
+
 def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTree[Any]:
     """A command tree with the bot's commands, bound to ``intake``."""
     tree: app_commands.CommandTree[Any] = app_commands.CommandTree(client)
@@ -124,14 +143,7 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
     ) -> None:
         extra = [image2, image3, image4, image5, image6, image7]
         attachments = [image, *(a for a in extra if a is not None)]
-        options = Options(
-            model=Model(model) if model else None,
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            duration=duration,
-            audio=audio,
-            count=count,
-        )
+        options = _options(model, aspect_ratio, resolution, duration, audio, count)
         await intake.from_interaction(
             interaction,
             origin=Origin.SLASH,
@@ -177,14 +189,7 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
             )
             return
         guild = str(interaction.guild_id)
-        given = Options(
-            model=Model(model) if model else None,
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            duration=duration,
-            audio=audio,
-            count=count,
-        )
+        given = _options(model, aspect_ratio, resolution, duration, audio, count)
         current = await intake.service.chat_defaults(PLATFORM, guild)
         merged = given.over(current)
         try:
