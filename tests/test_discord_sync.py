@@ -29,7 +29,13 @@ async def test_global_sync_only_when_the_commands_changed(
     async with running_bot(settings, fake, sandbox, guild_ids=()):
         pass
     assert len(fake.find_calls("PUT", f"/applications/{fake.APP_ID}/commands")) == 1
-    assert {c["name"] for c in fake.commands[None]} == {"video", "jobs", "settings", "Make a video"}
+    assert {c["name"] for c in fake.commands[None]} == {
+        "video",
+        "jobs",
+        "settings",
+        "stats",
+        "Make a video",
+    }
     async with running_bot(settings, fake, sandbox, guild_ids=()):  # a restart, same commands
         pass
     assert len(fake.find_calls("PUT", f"/applications/{fake.APP_ID}/commands")) == 1

@@ -24,7 +24,6 @@ import discord
 
 from adapters.discord.sessions import Origin, Sessions
 from bot.errors import RequestInvalid
-from bot.images import MAX_IMAGE_BYTES
 from bot.job import Job, Target
 from bot.request import Options, VideoRequest, build_request, parse_command
 from bot.service import JobService
@@ -39,6 +38,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Larger photos than Keevx takes (20 MB) are fetched and re-encoded by the core;
+# this only bounds what one request may make the bot download.
+MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024
 
 # Discord fails an interaction not answered within 3 s; answer by this much after it.
 ACK_WITHIN = 2.5
@@ -80,10 +83,10 @@ def check_attachments(attachments: Sequence[discord.Attachment]) -> None:
                 value=att.filename,
                 allowed=("image/jpeg", "image/png", "image/webp"),
             )
-        if att.size > MAX_IMAGE_BYTES:
+        if att.size > MAX_DOWNLOAD_BYTES:
             raise RequestInvalid(
-                f"{label.capitalize()} is {att.size / 1_048_576:.0f} MB: "
-                f"the limit is {MAX_IMAGE_BYTES // 1_048_576} MB.",
+                f"{label.capitalize()} is {att.size / 1_048_576:.0f} MB: I can take photos up "
+                f"to {MAX_DOWNLOAD_BYTES // 1_048_576} MB (over 20 MB they are re-encoded).",
                 field="image",
                 value=att.size,
             )
