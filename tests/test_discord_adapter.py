@@ -151,7 +151,8 @@ async def slash_video(bot: Bot, count: int = 1, **options: Any) -> dict[str, Any
         name: fake.add_attachment(f"photo{n}.png", png(color=(n * 40, 90, 90)))
         for n, name in enumerate(names, start=1)
     }
-    payload = fake.slash("video", {"prompt": "waves at the sea", **options}, attachments=atts)
+    options = {"prompt": "waves at the sea", **options}
+    payload = fake.slash("video", options, attachments=atts)
     return await fake.push_interaction(payload)
 
 
@@ -197,6 +198,14 @@ async def test_video_with_one_image_is_delivered_through_the_interaction(bot: Bo
     assert len(edits) == len({c.json["content"] for c in edits})  # edited on changes only
     assert len(fake.downloads) == 1 and bot.keevx_creates() == 1
     assert not channel_posts(fake)  # everything went through the interaction
+
+
+async def test_options_typed_into_the_prompt_count(bot: Bot) -> None:
+    await slash_video(bot, prompt="waves --ar 9:16 --duration 6", resolution="1080p")
+    [job] = await bot.until(lambda: bot.jobs())
+    assert job.request.prompt == "waves"
+    assert (job.request.aspect_ratio, job.request.duration) == ("9:16", 6)
+    assert job.request.resolution == "1080p"
 
 
 async def test_video_with_three_images(bot: Bot) -> None:

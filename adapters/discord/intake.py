@@ -168,8 +168,13 @@ class Intake:
         try:
             try:
                 check_attachments(attachments)
+                # Options typed into the prompt (--ar 9:16) count too; the command's own win.
+                command = parse_command(prompt)
                 request = build_request(
-                    prompt, options, len(attachments), await self.defaults(interaction.guild_id)
+                    command.prompt,
+                    options.over(command.options),
+                    len(attachments),
+                    await self.defaults(interaction.guild_id),
                 )
             except RequestInvalid as exc:
                 await interaction.response.send_message(str(exc), ephemeral=True)
