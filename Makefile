@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint check clean
+.PHONY: demo test lint check clean bench bench-full
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,12 @@ demo: $(STAMP)  ## turn the sample photo into an MP4 under ./out/ on the built-i
 
 test: $(STAMP)  ## run the whole test suite (offline)
 	$(BIN)/pytest
+
+bench: $(STAMP)  ## reduced benchmarks against the sandbox (a few minutes); see BENCHMARKS.md
+	$(BIN)/python -m bench --quick
+
+bench-full: $(STAMP)  ## the full benchmarks behind BENCHMARKS.md's numbers (about 15 minutes)
+	$(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

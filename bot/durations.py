@@ -1,9 +1,9 @@
 """What the bot has learned about how long Keevx takes, per kind of task.
 
 A kind is ``(model, resolution, duration, count)``: the parameters that
-plausibly change how long Keevx renders. Each finished task adds one sample
-(seconds from submission until the bot first saw it finished: exact with
-callbacks, late by at most one poll gap without). The summary lives in
+plausibly change how long Keevx renders. Each succeeded task adds one sample,
+seconds from submission to finish: exact with callbacks; without, polling
+only brackets it between two checks and :meth:`Durations.impute` picks it. The summary lives in
 memory, a bounded window of recent samples per kind, loaded once at start
 from the store (:meth:`Durations.load`) and kept in step as tasks finish
 (:meth:`Durations.observe` writes each sample through to the store), so a
@@ -17,7 +17,9 @@ the same model, and finally every task.
 from __future__ import annotations
 
 import bisect
+import logging
 import math
+import random
 from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
@@ -26,6 +28,8 @@ from typing import Protocol
 from bot.request import VideoRequest
 
 __all__ = ["DurationLog", "Durations", "kind_of"]
+
+log = logging.getLogger(__name__)
 
 Kind = tuple[str, ...]
 
@@ -88,8 +92,23 @@ class Durations:
         if not math.isfinite(seconds) or seconds < 0:
             return
         self._add(kind, seconds)
-        if self._log is not None:
+        if self._log is None:
+            return
+        try:
             await self._log.record_duration(kind, seconds, at)
+        except Exception as exc:  # learning is best effort: never fail a job over it
+            log.warning("duration sample not stored: %s", type(exc).__name__)
+
+    def impute(self, low: float, high: float, *, narrow: float, rng: random.Random) -> float:
+        """A duration for a task known only to have finished in (``low``, ``high``].
+
+        Polling sees a task finish between two checks. Recording ``high`` (when it
+        was seen) would bias every sample late, and a schedule that checks later
+        each time would drift ever later. So: a uniform draw from the interval,
+        or from its last ``narrow`` seconds when it is wider (a task done before
+        the first check, whose start is unknown).
+        """
+        return rng.uniform(max(low, high - narrow), high)
 
     def samples(self, kind: str) -> list[float] | None:
         """Sorted samples of the most specific level with enough of them, or ``None``."""

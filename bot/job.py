@@ -82,7 +82,8 @@ class TaskResult:
     width: int | None = None
     height: int | None = None
     duration: float | None = None
-    done_after: float | None = None  # seconds from submission until first seen finished
+    running_after: float | None = None  # seconds from submission when last seen unfinished
+    done_after: float | None = None  # seconds from submission when first seen finished
 
     @property
     def done(self) -> bool:

@@ -197,6 +197,7 @@ class Pipeline:
                 job, adapter, JobStatus.EXPIRED, error="the video took too long"
             )
         tasks = list(job.tasks)
+        elapsed = (now - job.submitted_at).total_seconds()
         for i, task in enumerate(tasks):
             if task.done:
                 continue
@@ -220,8 +221,13 @@ class Pipeline:
                 width=status.width,
                 height=status.height,
                 duration=status.duration,
+                running_after=task.running_after if status.done else elapsed,
+                done_after=elapsed if status.done else None,
             )
+        newly_done = [t for old, t in zip(job.tasks, tasks, strict=True) if t.done and not old.done]
         job = job.evolve(tasks=tuple(tasks))
+        for task in newly_done:
+            await self._schedule.finished(job, task, now)
         if not all(t.done for t in tasks):
             job = await self._save(job, keep=True, next_run_at=self._schedule.next_check(job, now))
             return await self._show(job, adapter)

@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bot.callbacks import CALLBACK_PATH, KeevxCallbacks
+from bot.durations import Durations
 from bot.errors import ConfigError
 from bot.keevx import KeevxClient, RetryPolicy
 from bot.limits import Gatekeeper
 from bot.pipeline import Pipeline, Timing
 from bot.poller import Poller
+from bot.schedule import AdaptiveSchedule, FixedSchedule, PollSchedule
 from bot.service import JobService
 from bot.settings import Settings, sqlite_path
 from bot.web import WebServer
@@ -50,6 +52,7 @@ class Core:
     """
 
     store: JobStore
+    schedule: PollSchedule
     keevx: KeevxClient
     service: JobService
     poller: Poller
@@ -121,6 +124,7 @@ class Core:
             self.web.add_route("POST", CALLBACK_PATH, callbacks.handle)
             callback_url = callbacks.url_for
         gate = Gatekeeper(settings, self.store, now=utcnow)
+        self.schedule = await self._schedule(callbacks=callback_url is not None)
         pipeline = Pipeline(
             self.store,
             self.keevx,
@@ -128,6 +132,7 @@ class Core:
             http=self.http,
             timing=timing,
             now=utcnow,
+            schedule=self.schedule,
             callback_url=callback_url or (lambda job: None),
             gate=gate,
         )
@@ -141,6 +146,23 @@ class Core:
         )
         self.service = JobService(
             self.store, spool=spool, now=utcnow, wake=self.poller.wake, gate=gate
+        )
+
+    async def _schedule(self, *, callbacks: bool) -> PollSchedule:
+        """Adaptive unless POLL_STRATEGY=fixed; learned durations are loaded once, here.
+
+        With callbacks on, the adaptive schedule only polls as a slow safety net.
+        """
+        if self.settings.poll_strategy == "fixed":
+            return FixedSchedule(self.timing.poll_interval)
+        durations = Durations(log=self.store)
+        loaded = await durations.load()
+        log.info("poll schedule: adaptive, from %d learned duration(s)", loaded)
+        return AdaptiveSchedule(
+            durations,
+            interval=self.timing.poll_interval,
+            timeout=self.timing.poll_timeout,
+            callbacks=callbacks,
         )
 
     async def start_web(self) -> None:

@@ -51,10 +51,16 @@ class AdaptiveSchedule:
     Times are seconds since the job was submitted ("elapsed"). With samples
     for the job's kind (or a broader kind, see :class:`Durations`):
 
-    * before the ``first`` quantile: one check at that quantile (jittered);
+    * before the ``first`` quantile: one check there (jittered). Checks while
+      almost every task still runs are the dearest; the fastest tenth pays for
+      skipping them with a little delay. Polling cannot tell when those tasks
+      finished, only that it was before this check, so the check sits at a
+      quantile it measures itself (the share of tasks done by then), which keeps
+      it from drifting with the guesses (see :meth:`Durations.impute`);
     * up to the ``last`` quantile: gaps as wide as the span of the middle
       ``mass_step`` of the distribution around the current elapsed time
-      (narrow where tasks bunch up), between ``min_gap`` × interval and interval;
+      (narrow where tasks bunch up), between ``min_gap`` and ``max_gap`` ×
+      interval (a little under it, so most deliveries beat the fixed recipe);
     * after it (overdue): every ``interval`` (minus jitter): the bound on delay.
 
     Without samples (the prior): the first check after ``min(2 × interval,
@@ -67,7 +73,9 @@ class AdaptiveSchedule:
 
     Jitter (a few percent, always shortening gaps) keeps jobs submitted
     together from querying together. Learning happens in :meth:`finished`,
-    from succeeded tasks only (failures are often instant refusals).
+    from succeeded tasks only (failures are often instant refusals); without
+    callbacks a task's duration is imputed between the last check that saw
+    it running and the one that saw it finished (:meth:`Durations.impute`).
     """
 
     def __init__(
@@ -78,10 +86,11 @@ class AdaptiveSchedule:
         timeout: timedelta,
         callbacks: bool = False,
         safety_factor: float = 4.0,
-        first: float = 0.03,
+        first: float = 0.1,
         last: float = 0.95,
-        mass_step: float = 0.12,
+        mass_step: float = 0.3,
         min_gap: float = 0.25,
+        max_gap: float = 0.9,
         rng: random.Random | None = None,
     ) -> None:
         self.durations = durations
@@ -91,23 +100,27 @@ class AdaptiveSchedule:
         self.safety_factor = safety_factor
         self.first, self.last, self.mass_step = first, last, mass_step
         self.min_gap = min_gap * self.interval
+        self.max_gap = max_gap * self.interval
         self._rng = rng or random.Random()
 
     def next_check(self, job: Job, now: datetime) -> datetime:
         start = job.submitted_at or now
         elapsed = max((now - start).total_seconds(), 0.0)
-        target = max(self.plan(kind_of(job.request), elapsed), elapsed + self.min_gap)
+        target = self.plan(kind_of(job.request), elapsed)
         # The expiry check happens at the deadline, not up to a gap after it.
         target = min(target, max(self.timeout, elapsed) + 0.001)
         return start + timedelta(seconds=target)
 
     def plan(self, kind: str, elapsed: float) -> float:
         """The elapsed time of the next check of a task of ``kind`` unfinished at ``elapsed``."""
+        return max(self._plan(kind, elapsed), elapsed + self.min_gap)
+
+    def _plan(self, kind: str, elapsed: float) -> float:
         samples = self.durations.samples(kind)
         if self.callbacks:
             net = self.interval * self.safety_factor
             first = max(quantile(samples, 0.99), net) if samples else net
-            if elapsed < first:
+            if elapsed < first * 0.95:  # not checked yet (the first check is jittered)
                 return first * self._jitter(0.05)
             return elapsed + net * self._jitter(0.1)
         if samples is None:
@@ -116,21 +129,24 @@ class AdaptiveSchedule:
                 return first
             return elapsed + self.interval * self._jitter(0.1)
         low, high = quantile(samples, self.first), quantile(samples, self.last)
-        if elapsed < low:
+        if elapsed < low * 0.97:  # not checked yet (the first check is jittered)
             return low * self._jitter(0.03)
         if elapsed >= high:
             return elapsed + self.interval * self._jitter(0.1)
         p = rank(samples, elapsed)
         half = self.mass_step / 2
         span = quantile(samples, min(p + half, 1.0)) - quantile(samples, max(p - half, 0.0))
-        gap = min(max(span, self.min_gap), self.interval)
+        gap = min(max(span, self.min_gap), self.max_gap)
         return elapsed + gap * self._jitter(0.1)
 
     async def finished(self, job: Job, task: TaskResult, at: datetime) -> None:
         if task.status != "SUCCEEDED" or job.submitted_at is None:
             return
-        seconds = (at - job.submitted_at).total_seconds()
-        await self.durations.observe(kind_of(job.request), seconds, at)
+        kind, seen = kind_of(job.request), (at - job.submitted_at).total_seconds()
+        if not self.callbacks:  # with callbacks the check comes right after the finish
+            low = min(task.running_after or 0.0, seen)
+            seen = self.durations.impute(low, seen, narrow=self.interval, rng=self._rng)
+        await self.durations.observe(kind, seen, at)
 
     def _jitter(self, spread: float) -> float:
         """A factor in [1 - spread, 1]: gaps only ever shrink, so bounds still hold."""

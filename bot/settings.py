@@ -12,6 +12,7 @@ from bot.errors import ConfigError
 __all__ = ["Settings", "sqlite_path"]
 
 DEFAULT_DATABASE_URL = "sqlite:///data/keevx-bot.db"
+POLL_STRATEGIES = ("adaptive", "fixed")
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -83,6 +84,7 @@ class Settings:
     poll_interval: float = 30.0
     poll_timeout: float = 1200.0
     poll_concurrency: int = 8
+    poll_strategy: str = "adaptive"  # or "fixed": every POLL_INTERVAL, Keevx's own recipe
     allowed_chats: frozenset[str] = frozenset()
     allowed_guilds: frozenset[str] = frozenset()
     allowed_users: frozenset[str] = frozenset()
@@ -132,6 +134,7 @@ class Settings:
             poll_interval=_float(env, "POLL_INTERVAL", cls.poll_interval),
             poll_timeout=_float(env, "POLL_TIMEOUT", cls.poll_timeout),
             poll_concurrency=_int(env, "POLL_CONCURRENCY", cls.poll_concurrency),
+            poll_strategy=_str(env, "POLL_STRATEGY", cls.poll_strategy).lower(),
             allowed_chats=_set(env, "ALLOWED_CHATS"),
             allowed_guilds=_set(env, "ALLOWED_GUILDS"),
             allowed_users=_set(env, "ALLOWED_USERS"),
@@ -144,6 +147,11 @@ class Settings:
         )
         if settings.poll_interval <= 0:
             raise ConfigError("POLL_INTERVAL must be more than 0 seconds")
+        if settings.poll_strategy not in POLL_STRATEGIES:
+            raise ConfigError(
+                f"POLL_STRATEGY must be one of {', '.join(POLL_STRATEGIES)}, "
+                f"not {settings.poll_strategy!r}"
+            )
         sqlite_path(settings.database_url)  # fail early on a malformed URL
         return settings
 

@@ -55,22 +55,49 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (platform, chat_id)
     );
     """,
+    # 2: how long finished tasks took, per kind, for the adaptive poll schedule.
+    """
+    CREATE TABLE task_durations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        observed_at REAL NOT NULL
+    );
+    """,
 )
 
-_ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE))
+DURATIONS_KEPT = 50_000  # rows; older samples are deleted as new ones arrive
+
+
+# Spelled as the partial index ``jobs_due`` is (terminal statuses in enum order), so
+# SQLite can use it: with thousands of jobs in flight the poller's two queries then
+# read a few index entries, not every active row (`status IN (...)` does not prove it).
+_LIVE = f"status NOT IN ({', '.join(repr(s.value) for s in JobStatus if s.terminal)})"
 
 SQL_CLAIM = f"""
 UPDATE jobs SET lease_until = :until, version = version + 1
 WHERE id IN (
     SELECT id FROM jobs
-    WHERE status IN ({_ACTIVE_SQL}) AND next_run_at <= :now
+    WHERE {_LIVE} AND next_run_at <= :now
       AND (lease_until IS NULL OR lease_until <= :now)
     ORDER BY next_run_at LIMIT :limit
 )
 RETURNING *
 """
+# The earliest of max(next_run_at, lease_until) over active jobs: the first unleased
+# job's next_run_at, unless a leased job due before it has an earlier lease end.
+# Only jobs due strictly before that first unleased one are read (via the index).
 SQL_NEXT_DUE = f"""
-SELECT MIN(MAX(next_run_at, COALESCE(lease_until, 0))) FROM jobs WHERE status IN ({_ACTIVE_SQL})
+WITH first AS (
+    SELECT next_run_at AS at FROM jobs WHERE {_LIVE} AND lease_until IS NULL
+    ORDER BY next_run_at LIMIT 1
+)
+SELECT MIN(t) FROM (
+    SELECT at AS t FROM first
+    UNION ALL
+    SELECT MAX(next_run_at, COALESCE(lease_until, 0)) FROM jobs
+    WHERE {_LIVE} AND next_run_at < COALESCE((SELECT at FROM first), 9e18)
+)
 """
 # Videos a user spent: failed and expired jobs give theirs back, and so do jobs
 # cancelled before they reached Keevx (no task yet).
@@ -320,6 +347,23 @@ class SqliteJobStore:
             "ON CONFLICT (platform, chat_id) DO UPDATE SET options = excluded.options",
             (platform, chat_id, json.dumps(values)),
         )
+
+    async def record_duration(self, kind: str, seconds: float, at: datetime) -> None:
+        async with self._db.execute(
+            "INSERT INTO task_durations (kind, seconds, observed_at) VALUES (?, ?, ?) RETURNING id",
+            (kind, seconds, at.timestamp()),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is not None and row[0] % 1000 == 0:  # prune now and then, by primary key
+            await self._db.execute(
+                "DELETE FROM task_durations WHERE id <= ?", (row[0] - DURATIONS_KEPT,)
+            )
+
+    async def recent_durations(self, limit: int) -> list[tuple[str, float]]:
+        async with self._db.execute(
+            "SELECT kind, seconds FROM task_durations ORDER BY id DESC LIMIT ?", (limit,)
+        ) as cursor:
+            return [(str(r[0]), float(r[1])) for r in await cursor.fetchall()]
 
     async def _one(self, sql: str, params: Any) -> Job | None:
         async with self._db.execute(sql, params) as cursor:

@@ -40,7 +40,6 @@ TOO_BIG_TEXT = (
 )
 
 
-
 @dataclass(frozen=True)
 class ImageRef:
     """An image in a message: enough to download it, nothing secret."""

@@ -32,6 +32,9 @@ class SandboxConfig:
 
     delay: float | Callable[[], float] = 5.0
     """Seconds from create until a task finishes; a callable is drawn once per task."""
+    delay_for: Callable[[CreateSpec], float] | None = None
+    """If set, used instead of ``delay``: the delay drawn from the task's request, so
+    benchmarks can make (say) 4k take longer than 720p, as on the real Keevx."""
     pending_fraction: float = 0.2
     """The first part of the delay reports PENDING, the rest PROCESSING."""
     failure_rate: float = 0.0
@@ -47,6 +50,10 @@ class SandboxConfig:
     """Pad each MP4 to at least this size, to exercise upload limits."""
     api_key: str | None = None
     """If set the bearer token must equal it; if None any non-empty token passes."""
+    reuse_video: bool = False
+    """Render one MP4 and thumbnail per (aspect ratio, duration, audio) and serve it for
+    every later task alike (showing the first task's image): benchmarks create thousands
+    of tasks, and rendering each would cost more than the bot they measure."""
 
     def __post_init__(self) -> None:
         for name in ("pending_fraction", "failure_rate", "fault_rate"):
@@ -61,8 +68,10 @@ class SandboxConfig:
         if self.render_height < 2 or self.fps < 1 or self.min_video_bytes < 0:
             raise ValueError("render_height >= 2, fps >= 1 and min_video_bytes >= 0 required")
 
-    def draw_delay(self) -> float:
-        """The delay for one new task."""
+    def draw_delay(self, spec: CreateSpec | None = None) -> float:
+        """The delay for one new task (made from ``spec``)."""
+        if self.delay_for is not None and spec is not None:
+            return max(0.0, self.delay_for(spec))
         return max(0.0, self.delay() if callable(self.delay) else self.delay)
 
 

@@ -46,6 +46,7 @@ class Studio:
         self._folder = Path()
         self._origin = ""
         self._http: httpx.AsyncClient | None = None
+        self._reused: dict[tuple[str, int, bool, int], tuple[int, int, Path, Path]] = {}
 
     def open(self, *, folder: Path, origin: str) -> None:
         """Start working: files go under ``folder``, URLs start with ``origin``."""
@@ -65,7 +66,7 @@ class Studio:
 
     def create(self, spec: CreateSpec, body: dict[str, Any], images: list[Path]) -> str:
         """Queue one task for ``spec``; returns its id."""
-        now, delay = self.clock(), self.config.draw_delay()
+        now, delay = self.clock(), self.config.draw_delay(spec)
         fail = None
         if FAIL_MARKER in spec.prompt:
             fail = FAILURES[0]
@@ -135,6 +136,10 @@ class Studio:
         video = self._folder / "videos" / f"{task.task_id}.mp4"
         thumb = self._folder / "thumbnails" / f"{task.task_id}.webp"
         height = min(self.config.render_height, SHORT_SIDE[spec.resolution])
+        key = (spec.aspect_ratio, spec.duration, spec.generate_audio, height)
+        if self.config.reuse_video and key in self._reused:
+            task.width, task.height, task.video_path, task.thumbnail_path = self._reused[key]
+            return
 
         def work() -> tuple[int, int]:
             video.parent.mkdir(exist_ok=True)
@@ -157,6 +162,8 @@ class Studio:
         job.add_done_callback(self._renders.discard)
         task.width, task.height = await asyncio.shield(job)  # close() awaits the thread
         task.video_path, task.thumbnail_path = video, thumb
+        if self.config.reuse_video:
+            self._reused[key] = (task.width, task.height, video, thumb)
 
     async def _call_back(self, task: SandboxTask, url: str) -> None:
         """POST the documented callback body; a failing receiver is only logged."""

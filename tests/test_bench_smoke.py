@@ -1,0 +1,32 @@
+"""The benchmarks still run: each one, tiny and fast (the real runs are in BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import delivery, intake, poll, scale
+
+
+@pytest.fixture(autouse=True)
+def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BENCH_RESULTS", str(tmp_path))
+    return tmp_path
+
+
+def test_poll_benchmark_compares_strategies(results: Path) -> None:
+    sizes = ["--jobs", "12", "--scale", "600", "--arrivals", "300", "--history", "32"]
+    report = poll.main([*sizes, "--strategies", "fixed,adaptive,callbacks"])
+    by = {r["strategy"]: r for r in report["results"]}
+    assert all(r["delivered"] == 12 for r in by.values())
+    assert by["callbacks"]["queries_per_job"] < by["fixed"]["queries_per_job"]
+    assert json.loads((results / "poll.json").read_text())["machine"]["nproc"] >= 1
+
+
+def test_scale_intake_and_delivery_benchmarks_run() -> None:
+    assert scale.main(["--jobs", "40"])["cycle_checked"] >= 40
+    assert intake.main(["--jobs", "10", "--concurrency", "4", "--rate", "5"])["latency"]["jobs"]
+    runs = delivery.main(["--sizes", "1,3"])
+    assert runs is not None and [r["delivered_bytes"] for r in runs["runs"]] == [2**20, 3 * 2**20]
