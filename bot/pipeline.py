@@ -243,10 +243,9 @@ class Pipeline:
         try:
             ids = await deliver_results(job, adapter, self._http)
         except RecipientGone as exc:
-            log.warning("job %s: recipient gone: %s", job.id, exc)
-            return await self._save(
-                job, status=JobStatus.UNDELIVERABLE, error=str(exc), finished_at=self._now()
-            )
+            # Say so where we still can (a status message may be editable where a video
+            # may not be posted); _show copes if that fails too.
+            return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=str(exc))
         except DeliveryError as exc:
             return await self._delivery_failed(job, adapter, exc)
         except Exception as exc:  # an adapter bug must not lose the job: retry later

@@ -194,3 +194,20 @@ async def test_duplicate_event_makes_one_job(
         await adapter.wait(first.id)
     assert first.id == second.id
     assert len(creates(sandbox)) == 1 and len(adapter.delivered) == 1
+
+
+async def test_refused_delivery_is_undeliverable_and_said(
+    settings: Settings, tmp_path: Path
+) -> None:
+    adapter = RecordingAdapter()
+    adapter.fail_deliveries = 1
+    adapter.fail_with = RecipientGone("missing permission to attach files")
+    async with Core(settings) as core:
+        await core.attach(adapter)
+        job = await submit(core.service, tmp_path)
+        await adapter.wait(job.id)
+        final = await core.service.get(job.id)
+    assert final is not None and final.status is JobStatus.UNDELIVERABLE
+    assert final.error == "missing permission to attach files"
+    assert (job.id, JobStatus.UNDELIVERABLE) in adapter.statuses  # the status message says so
+    assert adapter.delivered == []
