@@ -28,6 +28,10 @@ class ChatAdapter(Protocol):
         """Connect and start taking requests."""
         ...
 
+    async def drain(self) -> None:
+        """Take no new requests, but keep showing statuses and delivering (shutdown)."""
+        ...
+
     async def stop(self) -> None:
         """Stop taking requests and disconnect; idempotent."""
         ...

@@ -135,6 +135,9 @@ class BenchAdapter:
     async def start(self) -> None:
         pass
 
+    async def drain(self) -> None:
+        pass
+
     async def stop(self) -> None:
         pass
 

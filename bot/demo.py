@@ -39,6 +39,9 @@ class DemoAdapter:
     async def start(self) -> None:
         self._started = time.monotonic()
 
+    async def drain(self) -> None:
+        pass
+
     async def stop(self) -> None:
         pass
 

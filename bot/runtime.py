@@ -236,7 +236,10 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
             await stop.wait()
             log.info("stopping: no new requests; finishing work in progress")
         finally:
-            # Deliveries in progress still need their adapter: stop the poller first.
+            # No new requests; deliveries in progress still need their adapter, so the
+            # poller stops (within its grace) before the adapters disconnect.
+            for adapter in started:
+                await adapter.drain()
             await core.poller.stop(core.stop_grace)
             for adapter in reversed(started):
                 await adapter.stop()

@@ -41,6 +41,9 @@ class FileAdapter:
     async def start(self) -> None:
         pass
 
+    async def drain(self) -> None:
+        pass
+
     async def stop(self) -> None:
         pass
 

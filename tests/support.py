@@ -37,6 +37,9 @@ class RecordingAdapter:
     async def start(self) -> None:
         pass
 
+    async def drain(self) -> None:
+        pass
+
     async def stop(self) -> None:
         pass
 

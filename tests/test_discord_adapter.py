@@ -472,3 +472,13 @@ async def test_context_menu_job_in_a_channel_the_bot_may_not_post_in(bot: Bot) -
     assert job.status is JobStatus.UNDELIVERABLE
     [note] = webhook_posts(fake, submit["token"])  # told privately, through the interaction
     assert note.json["flags"] == 64 and "may not post" in note.json["content"]
+
+
+async def test_draining_asks_new_requests_to_come_back(bot: Bot) -> None:
+    await bot.adapter.drain()  # SIGTERM: no new work, deliveries still go out
+    payload = await slash_video(bot)
+    [callback] = await bot.fake.wait_for(
+        lambda: bot.fake.find_calls("POST", f"/interactions/{payload['id']}/")
+    )
+    assert callback.json["type"] == 4 and "restarting" in callback.json["data"]["content"]
+    assert not await bot.jobs() and not bot.sandbox.calls

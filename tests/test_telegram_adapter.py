@@ -655,3 +655,19 @@ async def test_no_token_in_logs_messages_or_keevx_calls(
 
 def _photo(fake: FakeTelegram) -> Any:
     return fake.add_file(PHOTO)
+
+
+async def test_draining_takes_no_new_updates_but_still_delivers(
+    settings: Settings, sandbox: Sandbox, fake: FakeTelegram
+) -> None:
+    async with running(settings, fake) as (core, adapter):
+        fake.photo_message(USER, "before the restart", photo=_photo(fake))
+        await fake.wait_for("sendMessage", where=to_chat(USER))
+        await adapter.drain()  # SIGTERM: stop fetching updates
+        late = fake.photo_message(USER + 1, "arrives while stopping", photo=_photo(fake))
+        await fake.wait_for("sendVideo", where=to_chat(USER))  # the job in flight still arrives
+        await asyncio.sleep(0.3)
+        jobs = await core.store.recent()
+    assert [j.status for j in jobs] == [JobStatus.DELIVERED]
+    # The late update stays unconfirmed: Telegram gives it to the next start.
+    assert late["message_id"] in [u["message"]["message_id"] for u in fake.pending_updates]

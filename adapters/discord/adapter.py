@@ -102,6 +102,10 @@ class DiscordAdapter:
         except Exception:
             log.exception("the Discord gateway stopped")
 
+    async def drain(self) -> None:
+        """New requests are asked to come back later; statuses and results still go out."""
+        self._intake.draining = True
+
     async def stop(self) -> None:
         client, task = self._client, self._task
         self._client = self._task = None

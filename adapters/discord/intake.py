@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 # this only bounds what one request may make the bot download.
 MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024
 
+RESTARTING = "The bot is restarting: please send that again in a minute."
+
 # Discord fails an interaction not answered within 3 s; answer by this much after it.
 ACK_WITHIN = 2.5
 
@@ -143,6 +145,7 @@ class Intake:
         self.service = service
         self.sessions = sessions
         self._busy: set[str] = set()
+        self.draining = False  # shutting down: new requests are asked to come back
 
     async def defaults(self, guild_id: int | None) -> Options:
         if guild_id is None:
@@ -163,6 +166,9 @@ class Intake:
         key = interaction_key(interaction)
         if key in self._busy or await self.service.find(key) is not None:
             log.info("interaction %s delivered again: no new job", interaction.id)
+            return None
+        if self.draining:
+            await interaction.response.send_message(RESTARTING, ephemeral=True)
             return None
         self._busy.add(key)
         try:
@@ -201,6 +207,9 @@ class Intake:
         key = f"discord:message:{message.id}"
         if key in self._busy or await self.service.find(key) is not None:
             return None
+        if self.draining:
+            await _reply(message, RESTARTING)
+            return None
         self._busy.add(key)
         try:
             text = message.content
@@ -236,6 +245,9 @@ class Intake:
     async def again(self, interaction: discord.Interaction[Any], job: Job) -> Job | None:
         """The Again button: the same request as a new job, shown where it was clicked."""
         key = interaction_key(interaction)
+        if self.draining:
+            await interaction.response.send_message(RESTARTING, ephemeral=True)
+            return None
         self.sessions.add(key, interaction, Origin.AGAIN)
         return await self._commit_then_ack(
             interaction, key, self.service.again(job.id, str(interaction.user.id), dedupe_key=key)

@@ -214,6 +214,14 @@ class TelegramAdapter:
         log.info("telegram: stopped")
         unprotect_logs(self._log_filter)
 
+    async def drain(self) -> None:
+        """Take no new updates (polling stops; the webhook answers 503, so Telegram keeps
+        them for the next start); status edits and deliveries still go out."""
+        if self.webhook is not None:
+            self.webhook.draining = True
+        if self.poller is not None and self.poller.running:
+            await self.poller.stop(grace=self.router.albums.cap + 10)
+
     async def show_status(self, job: Job) -> str | None:
         return await self.status.show(job)
 

@@ -62,14 +62,15 @@ class WebhookReceiver:
         self.app = app
         self.secret = secret
         self.settle = settle
+        self.draining = False
 
     async def handle(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), self.secret.encode()):
             log.warning("webhook request refused: wrong or missing secret token")
             return web.Response(status=403, text="forbidden")
-        if not self.app.running:
-            return web.Response(status=503, text="starting")  # Telegram retries later
+        if not self.app.running or self.draining:
+            return web.Response(status=503, text="unavailable")  # Telegram retries later
         try:
             data = await request.json()
             update = Update.de_json(data, self.app.bot)
