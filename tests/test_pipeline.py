@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from datetime import timedelta
 from pathlib import Path
 
 import av
+import pytest
 
 from bot.errors import RecipientGone, TooLarge
 from bot.job import JobStatus
@@ -211,3 +213,27 @@ async def test_refused_delivery_is_undeliverable_and_said(
     assert final.error == "missing permission to attach files"
     assert (job.id, JobStatus.UNDELIVERABLE) in adapter.statuses  # the status message says so
     assert adapter.delivered == []
+
+
+async def test_every_log_line_about_a_job_names_it(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter = RecordingAdapter()
+    adapter.fail_deliveries = 1  # a retry, so the failure path logs too
+    timing = Timing(
+        poll_interval=timedelta(seconds=0.05),
+        poll_timeout=timedelta(seconds=30),
+        backoff_base=timedelta(seconds=0.05),
+    )
+    caplog.set_level(logging.DEBUG, logger="bot")
+    async with Core(settings, timing=timing) as core:
+        await core.attach(adapter)
+        job = await submit(core.service, tmp_path)
+        await adapter.wait(job.id)
+    about_jobs = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name in ("bot.pipeline", "bot.service", "bot.delivery", "bot.callbacks")
+    ]
+    assert len(about_jobs) >= 4
+    assert all(f"job {job.id}" in line for line in about_jobs), about_jobs
