@@ -22,7 +22,7 @@ import discord
 from adapters.base import Video
 from adapters.discord import render
 from adapters.discord.actions import Buttons
-from adapters.discord.client import KeevxClient
+from adapters.discord.client import VideoBotClient
 from adapters.discord.endpoints import point_at
 from adapters.discord.errors import delivery_errors, token_expired
 from adapters.discord.intake import PLATFORM, Intake
@@ -61,7 +61,7 @@ class DiscordAdapter:
         self._intake = Intake(service, self._sessions)
         self._buttons = Buttons(self._intake, self.show_status)
         self._guild_ready_timeout = guild_ready_timeout
-        self._client: KeevxClient | None = None
+        self._client: VideoBotClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._shown: dict[int, str] = {}
 
@@ -70,7 +70,7 @@ class DiscordAdapter:
         return PLATFORM
 
     @property
-    def client(self) -> KeevxClient:
+    def client(self) -> VideoBotClient:
         """The running discord.py client."""
         if self._client is None:
             raise RuntimeError("the Discord adapter is not started")
@@ -81,7 +81,7 @@ class DiscordAdapter:
         if self._client is not None:
             return
         point_at(self._settings.discord_api_url, self._settings.discord_gateway_url)
-        client = KeevxClient(
+        client = VideoBotClient(
             intake=self._intake,
             buttons=self._buttons,
             guild_ids=self._settings.discord_guild_ids,
@@ -96,7 +96,7 @@ class DiscordAdapter:
         self._client = client
         self._task = asyncio.create_task(self._run(client), name="discord-gateway")
 
-    async def _run(self, client: KeevxClient) -> None:
+    async def _run(self, client: VideoBotClient) -> None:
         try:
             await client.connect(reconnect=True)
         except Exception:

@@ -28,7 +28,7 @@ from adapters.discord.commands import build_tree
 from adapters.discord.intake import Intake
 from adapters.discord.views import Action, JobButton
 
-__all__ = ["KeevxClient", "commands_digest", "sync_commands"]
+__all__ = ["VideoBotClient", "commands_digest", "sync_commands"]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def _write(path: Path, text: str) -> None:
 _INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True)
 
 
-class KeevxClient(discord.Client):
+class VideoBotClient(discord.Client):
     """A client with the bot's commands; needs no privileged intent."""
 
     def __init__(
