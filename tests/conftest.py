@@ -89,15 +89,36 @@ def no_secret_in_logs() -> Iterator[None]:
     assert not found, f"secrets in log lines: {found[:3]}"
 
 
+def check_sent_to_keevx(sandbox: Sandbox) -> None:
+    """Nothing the bot sent Keevx may hold a secret; only the API key, in its header."""
+    for call in sandbox.calls:
+        sent = f"{call.path} {call.json} {call.filename}"
+        assert not leaks(sent) and "/file/bot" not in sent, f"secret sent to Keevx: {call}"
+        assert set(call.headers.get("authorization", "Bearer x").split()[1:]) <= {API_KEY, "x"}
+
+
+def core_settings(sandbox: Sandbox, folder: Path) -> Settings:
+    """Settings for a core on a database in ``folder``, talking to the sandbox fast."""
+    return Settings(
+        keevx_api_key=API_KEY,
+        keevx_base_url=sandbox.base_url,
+        keevx_max_rps=0,
+        retry_wait_429=0.01,
+        retry_wait_500=0.01,
+        database_url=f"sqlite:///{folder / 'bot.db'}",
+        poll_interval=0.05,
+        poll_timeout=30,
+        max_active_per_user=0,  # limits have their own tests
+        daily_videos_per_user=0,
+    )
+
+
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
     """The Keevx sandbox; afterwards, nothing the bot sent it may hold a secret."""
     async with Sandbox(SandboxConfig(delay=0.2, render_height=144, seed=7)) as running:
         yield running
-    for call in running.calls:
-        sent = f"{call.path} {call.json} {call.filename}"
-        assert not leaks(sent) and "/file/bot" not in sent, f"secret sent to Keevx: {call}"
-        assert set(call.headers.get("authorization", "Bearer x").split()[1:]) <= {API_KEY, "x"}
+    check_sent_to_keevx(running)
 
 
 @pytest.fixture
@@ -106,18 +127,7 @@ def settings(tmp_path: Path, sandbox: Sandbox) -> Iterator[Settings]:
 
     Afterwards the database files may hold no secret.
     """
-    yield Settings(
-        keevx_api_key=API_KEY,
-        keevx_base_url=sandbox.base_url,
-        keevx_max_rps=0,
-        retry_wait_429=0.01,
-        retry_wait_500=0.01,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        poll_interval=0.05,
-        poll_timeout=30,
-        max_active_per_user=0,  # limits have their own tests
-        daily_videos_per_user=0,
-    )
+    yield core_settings(sandbox, tmp_path)
     for db in tmp_path.glob("bot.db*"):
         content = db.read_bytes().decode("utf-8", "replace")
         assert not leaks(content) and "/file/bot" not in content, f"secret stored in {db.name}"

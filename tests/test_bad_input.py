@@ -18,7 +18,6 @@ import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,8 +28,7 @@ from bot.images import MAX_IMAGE_BYTES
 from bot.job import JobStatus
 from bot.runtime import Core
 from bot.sandbox import SAMPLE_IMAGE, Sandbox, SandboxConfig
-from bot.settings import Settings
-from tests.conftest import API_KEY, leaks
+from tests.conftest import check_sent_to_keevx, core_settings
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
 from tests.test_discord_adapter import OVER, Bot, channel_posts, png, running_bot, webhook_posts
@@ -188,30 +186,12 @@ INTACT = {
 # -- shared machinery ----------------------------------------------------------------------
 
 
-def _settings(sandbox: Sandbox, folder: Path) -> Settings:
-    return Settings(
-        keevx_api_key=API_KEY,
-        keevx_base_url=sandbox.base_url,
-        keevx_max_rps=0,
-        retry_wait_429=0.01,
-        retry_wait_500=0.01,
-        database_url=f"sqlite:///{folder / 'bot.db'}",
-        poll_interval=0.05,
-        poll_timeout=30,
-        max_active_per_user=0,
-        daily_videos_per_user=0,
-    )
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def keevx() -> AsyncIterator[Sandbox]:
     """One Keevx sandbox for the module; nothing sent to it may hold a secret."""
     async with Sandbox(SandboxConfig(delay=0.2, render_height=144, seed=7)) as running_sandbox:
         yield running_sandbox
-    for call in running_sandbox.calls:
-        sent = f"{call.path} {call.json} {call.filename}"
-        assert not leaks(sent) and "/file/bot" not in sent, f"secret sent to Keevx: {call}"
-        assert set(call.headers.get("authorization", "Bearer x").split()[1:]) <= {API_KEY, "x"}
+    check_sent_to_keevx(running_sandbox)
 
 
 @dataclass
@@ -223,7 +203,7 @@ class Tg:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def tg(keevx: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Tg]:
-    settings = _settings(keevx, tmp_path_factory.mktemp("tg"))
+    settings = core_settings(keevx, tmp_path_factory.mktemp("tg"))
     async with FakeTelegram(TOKEN) as fake, running(settings, fake) as (core, _):
         yield Tg(fake, core, keevx)
     assert not fake.errors, fake.errors
@@ -231,7 +211,7 @@ async def tg(keevx: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def dc(keevx: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bot]:
-    settings = _settings(keevx, tmp_path_factory.mktemp("dc"))
+    settings = core_settings(keevx, tmp_path_factory.mktemp("dc"))
     async with FakeDiscord() as fake, running_bot(settings, fake, keevx) as bot:
         yield bot
     assert not fake.unknown, fake.unknown
@@ -325,7 +305,7 @@ async def test_telegram_25_mb_png_is_re_encoded_in_local_mode(
     keevx: Sandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     folder = tmp_path_factory.mktemp("tg-local")
-    settings = dataclasses.replace(_settings(keevx, folder), telegram_local_mode=True)
+    settings = dataclasses.replace(core_settings(keevx, folder), telegram_local_mode=True)
     chat = next(_chats)
     uploads = set(keevx.uploads)
     creates = len(_creates(keevx))
