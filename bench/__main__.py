@@ -6,13 +6,23 @@ import argparse
 import json
 import time
 
-from bench import delivery, intake, poll, scale
+from bench import delivery, intake, intake_telegram, poll, scale
 from bench.common import machine
 
 QUICK = {
     "poll": ["--jobs", "400", "--scale", "40", "--arrivals", "600", "--out", "quick-poll"],
     "scale": ["--jobs", "2000", "--out", "quick-scale"],
     "intake": ["--jobs", "300", "--out", "quick-intake"],
+    "intake_telegram": [
+        "--jobs",
+        "60",
+        "--paced-jobs",
+        "25",
+        "--rate",
+        "5",
+        "--out",
+        "quick-intake-telegram",
+    ],
     "delivery": ["--sizes", "10,500", "--out", "quick-delivery"],
 }
 
@@ -28,6 +38,7 @@ def main() -> None:
         ("poll", poll),
         ("scale", scale),
         ("intake", intake),
+        ("intake_telegram", intake_telegram),
         ("delivery", delivery),
     ):
         result = module.main(QUICK[name] if args.quick else [])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import delivery, intake, poll, scale
+from bench import delivery, intake, intake_telegram, poll, scale
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +30,14 @@ def test_scale_intake_and_delivery_benchmarks_run() -> None:
     assert intake.main(["--jobs", "10", "--concurrency", "4", "--rate", "5"])["latency"]["jobs"]
     runs = delivery.main(["--sizes", "1,3"])
     assert runs is not None and [r["delivered_bytes"] for r in runs["runs"]] == [2**20, 3 * 2**20]
+
+
+def test_intake_through_telegram_runs(results: Path) -> None:
+    report = intake_telegram.main(["--jobs", "6", "--paced-jobs", "4", "--rate", "20"])
+    for name in ("burst", "burst_no_flood_limit", "paced"):
+        run = report[name]
+        assert run["tasks_created"] == run["jobs"]
+        assert run["telegram_calls"]["getFile"] == run["jobs"]
+        assert 0 < run["status_p50_ms"] <= run["to_task_p99_ms"]
+    assert report["baseline_burst"]["tasks_created"] == 6
+    assert (results / "intake-telegram.json").exists()
