@@ -155,10 +155,9 @@ class Pipeline:
             return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
         except KeevxError as exc:
             return await self._retry_later(job, adapter, exc)
+        # No status edit here: the request was just shown (a gone chat stopped it then),
+        # and on Telegram each edit spends flood-limit budget on the path to Keevx.
         job = await self._save(job, keep=True, status=JobStatus.SUBMITTING)
-        job = await self._show(job, adapter, keep=True)
-        if job.status.terminal:
-            return job
         body = job.request.keevx_body(list(job.image_urls), self._callback_url(job))
         try:
             task_ids = await self._keevx.create(body)
