@@ -49,9 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
+        quiet = "WARNING" if args.command == "demo" else "INFO"  # the demo prints its progress
         setup_logging(
             settings.secrets,
-            level=getattr(logging, os.environ.get("LOG_LEVEL", "INFO").upper(), logging.INFO),
+            level=getattr(logging, os.environ.get("LOG_LEVEL", quiet).upper(), logging.INFO),
             json_lines=os.environ.get("LOG_FORMAT", "").lower() == "json",
         )
         if args.command == "demo":
