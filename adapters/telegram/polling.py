@@ -54,12 +54,16 @@ class ConfirmingPoller:
         allowed_updates: Sequence[str] | None = None,
         settle: Settle = _nothing,
         busy_wait: float = 0.2,
+        max_inflight: int = 32,
     ) -> None:
         self.app = app
         self.timeout = timeout
         self.allowed_updates = list(allowed_updates) if allowed_updates else None
         self.settle = settle
         self.busy_wait = busy_wait
+        # Unconfirmed updates come back in every getUpdates answer, so with many in
+        # flight each fetch would re-parse them all: wait for room before asking again.
+        self.max_inflight = max_inflight
         self.offset = 0  # next getUpdates offset: everything below is confirmed
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._highest = 0
@@ -100,6 +104,13 @@ class ConfirmingPoller:
     async def _loop(self) -> None:
         failures = 0
         while not self._stopping.is_set():
+            running = {t for t in self._inflight.values() if not t.done()}
+            if len(running) >= self.max_inflight:
+                await asyncio.wait(
+                    running, timeout=self.busy_wait, return_when=asyncio.FIRST_COMPLETED
+                )
+                self._advance()
+                continue
             try:
                 updates = await self.app.bot.get_updates(
                     offset=self.offset,
