@@ -29,12 +29,14 @@ from PIL import Image
 
 from bot.job import Job, Target, Video
 from bot.request import Model, Options, VideoRequest, build_request
+from bot.runtime import Core
 from bot.sandbox.rules import CreateSpec
 
 __all__ = [
     "KINDS",
     "BenchAdapter",
     "World",
+    "count_creates",
     "free_port",
     "machine",
     "percentile",
@@ -196,6 +198,21 @@ async def wait_until(done: Callable[[], bool], limit: float, step: float = 0.02)
     while not done() and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(step)
     return done()
+
+
+def count_creates(core: Core) -> Callable[[], int]:
+    """Count the core's successful Keevx create calls; returns the counter to read."""
+    created = 0
+    original = core.keevx.create
+
+    async def create(body: dict[str, Any]) -> list[str]:
+        nonlocal created
+        ids = await original(body)
+        created += 1
+        return ids
+
+    core.keevx.create = create  # type: ignore[method-assign]
+    return lambda: created
 
 
 def free_port() -> int:

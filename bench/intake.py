@@ -31,6 +31,7 @@ from typing import Any
 
 from bench.common import (
     BenchAdapter,
+    count_creates,
     cpu_seconds,
     percentile,
     target,
@@ -74,16 +75,7 @@ async def phase(jobs: int, *, concurrency: int = 0, rate: float = 0.0) -> dict[s
         try:
             async with Core(settings, stop_grace=1.0) as core:
                 await core.attach(BenchAdapter(loop.time))
-                created = 0
-                original = core.keevx.create
-
-                async def create(body: dict[str, Any]) -> list[str]:
-                    nonlocal created
-                    ids = await original(body)
-                    created += 1
-                    return ids
-
-                core.keevx.create = create  # type: ignore[method-assign]
+                created = count_creates(core)
                 cpu0, t0 = cpu_seconds(), time.monotonic()
                 if concurrency:
                     queue = list(range(jobs))[::-1]
@@ -101,7 +93,7 @@ async def phase(jobs: int, *, concurrency: int = 0, rate: float = 0.0) -> dict[s
                         await asyncio.sleep(max(0.0, at - time.monotonic()))
                         pending.append(asyncio.create_task(one(n)))
                     await asyncio.gather(*pending)
-                await wait_until(lambda: created >= jobs, 600, 0.005)
+                await wait_until(lambda: created() >= jobs, 600, 0.005)
                 wall, cpu = time.monotonic() - t0, cpu_seconds() - cpu0
         finally:
             out, _ = await child.communicate(b"")

@@ -53,7 +53,7 @@ from telegram.ext import AIORateLimiter
 import adapters.telegram.adapter as adapter_module
 from adapters.telegram import TelegramAdapter
 from bench import intake
-from bench.common import cpu_seconds, percentile, wait_until, write_result
+from bench.common import count_creates, cpu_seconds, percentile, wait_until, write_result
 from bench.poll import start_sandbox
 from bot.runtime import Core
 from bot.sandbox import SAMPLE_IMAGE
@@ -228,22 +228,13 @@ async def phase(
                 adapter = _adapter(settings, core, flood_limit=flood_limit)
                 await adapter.start()
                 await core.attach(adapter)
-                created = 0
-                original = core.keevx.create
-
-                async def create(body: dict[str, Any]) -> list[str]:
-                    nonlocal created
-                    ids = await original(body)
-                    created += 1
-                    return ids
-
-                core.keevx.create = create  # type: ignore[method-assign]
+                created = count_creates(core)
                 try:
                     assert fake.stdin is not None
                     cpu0, t0 = cpu_seconds(), time.monotonic()
                     fake.stdin.write(b"go\n")
                     await fake.stdin.drain()
-                    await wait_until(lambda: created >= jobs, 600, 0.005)
+                    await wait_until(lambda: created() >= jobs, 600, 0.005)
                     wall, cpu = time.monotonic() - t0, cpu_seconds() - cpu0
                 finally:
                     await core.poller.stop(5)
