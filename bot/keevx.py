@@ -10,6 +10,7 @@ again could create, and charge for, a second task.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,7 +22,14 @@ import httpx
 
 from bot.errors import ApiRejected, ApiTimeout, ApiUnavailable, KeevxError, RateLimited
 
-__all__ = ["KeevxClient", "RetryPolicy", "TaskState", "TaskStatus", "UploadedImage"]
+__all__ = [
+    "KeevxClient",
+    "RetryPolicy",
+    "TaskState",
+    "TaskStatus",
+    "UploadedImage",
+    "valid_task_id",
+]
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -32,6 +40,19 @@ _NEVER_SENT = (
     httpx.PoolTimeout,
     httpx.UnsupportedProtocol,
 )
+
+
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def valid_task_id(task_id: object) -> bool:
+    """Whether ``task_id`` is safe to put in a file name or a URL path.
+
+    Keevx's ids look like ``i2v-<hex>``; anything else (``../x``, ``a/b``, ``%2e``,
+    a trailing newline, an empty string) is refused, because an id that comes
+    back from an API ends up in paths and URLs.
+    """
+    return isinstance(task_id, str) and _TASK_ID.fullmatch(task_id) is not None
 
 
 class TaskState(StrEnum):

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.errors import ApiRejected, ApiTimeout, ApiUnavailable, KeevxCode, RateLimited
-from bot.keevx import KeevxClient, RateLimiter, RetryPolicy, TaskState
+from bot.keevx import KeevxClient, RateLimiter, RetryPolicy, TaskState, valid_task_id
 
 BASE = "https://keevx.test/v1"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -228,3 +228,18 @@ async def test_global_rate_limit_spaces_calls() -> None:
     await limiter.wait()
     await limiter.wait()
     assert clock.waits[-1] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    "task_id", ["i2v-d6b6472bcf724d0399e06d1390cb964e", "a", "A_b-9", "x" * 128]
+)
+def test_valid_task_ids(task_id: str) -> None:
+    assert valid_task_id(task_id)
+
+
+@pytest.mark.parametrize(
+    "task_id",
+    ["", "../../x", "a/b", "..", ".hidden", "-x", "i2v-1\n", "i2v 1", "%2e%2e", "x" * 129, "ü", 7],
+)
+def test_invalid_task_ids(task_id: object) -> None:
+    assert not valid_task_id(task_id)
