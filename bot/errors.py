@@ -3,10 +3,11 @@
     BotError
     ├── ConfigError            a setting is missing or malformed
     ├── KeevxError             talking to the Keevx API went wrong
-    │   ├── ApiTimeout         the request may have arrived but its answer was lost
-    │   ├── ApiUnavailable     network failure or 5xx, retries used up
-    │   ├── ApiRejected        Keevx answered with an error (HTTP status, business code)
-    │   └── RateLimited        429, retries used up
+    │   ├── ApiTimeout         a create may have made a task, but its answer is lost or unusable
+    │   ├── ApiUnavailable     network failure, deadline or 5xx: worth trying again later
+    │   │   └── ApiProtocolError   an answer that is not Keevx's API: a redirect, a bad shape
+    │   ├── ApiRejected        Keevx refused (4xx, business code): trying again won't help
+    │   └── RateLimited        429: retries used up, or Keevx asks to wait longer than we would
     ├── RequestInvalid         the user's request breaks a rule; holds the friendly sentence
     │   └── LimitReached       not allowed here, or over a fair-use limit
     ├── StoreError             the job store failed
@@ -22,6 +23,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "ApiProtocolError",
     "ApiRejected",
     "ApiTimeout",
     "ApiUnavailable",
@@ -52,19 +54,32 @@ class KeevxError(BotError):
 
 
 class ApiTimeout(KeevxError):
-    """The request may have reached Keevx, but no answer came back.
+    """A create request may have reached Keevx, but no usable answer came back.
 
-    For a create request this means the outcome is unknown: sending it again
-    could create (and charge for) a second task, so callers must not retry.
+    Lost or reset connections, the deadline, gateway errors (502, 503, 504),
+    redirects and malformed answers all leave the outcome unknown: sending the
+    request again could create (and charge for) a second task, so callers must
+    not retry.
     """
 
 
 class ApiUnavailable(KeevxError):
-    """Keevx could not be reached or kept failing (network error or 5xx)."""
+    """Keevx could not be reached, was too slow or kept failing: try again later.
+
+    ``status`` is the HTTP status when Keevx (or a proxy) answered one.
+    """
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ApiProtocolError(ApiUnavailable):
+    """Keevx answered something that is not its API: a redirect, or a 2xx of the wrong shape.
+
+    Not a refusal: a proxy or a bad deploy may be in the way, so it is retried
+    like an outage (except for a create, which raises :class:`ApiTimeout`).
+    """
 
 
 class KeevxCode(IntEnum):
@@ -100,7 +115,11 @@ class ApiRejected(KeevxError):
 
 
 class RateLimited(KeevxError):
-    """Keevx kept answering 429; ``retry_after`` is its advice in seconds."""
+    """Keevx answered 429 too often, or asked to wait longer than the client will.
+
+    ``retry_after`` is its advice in seconds (0 when it gave none); a create
+    answered 429 was not made, so the caller may reschedule it after that.
+    """
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
