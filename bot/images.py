@@ -1,11 +1,21 @@
 """Checking user images by their bytes, and re-encoding what Keevx would refuse.
 
-Keevx takes JPG, PNG and WebP up to 20 MB. Chats deliver whatever users
-have (BMP, GIF, TIFF, huge PNG screenshots), so anything Pillow can decode
-is rewritten as a JPEG that fits; anything it cannot is refused with a
-sentence for the user. Truncated files are refused, never half-decoded:
-this module relies on Pillow's ``LOAD_TRUNCATED_IMAGES`` staying False and
-its ``MAX_IMAGE_PIXELS`` decompression-bomb guard staying on.
+Keevx takes JPG, PNG and WebP up to 20 MB: those are kept byte for byte. A
+GIF (its first frame), or one of those over the limit, is rewritten as a JPEG
+that fits. Every other format is refused with a sentence naming it: each
+decoder is attack surface and memory, and chats carry these four. HEIC, the
+iPhone's own, is refused too: sent as a photo it arrives as JPEG (Telegram
+recompresses photos), and its decoders (libheif, libde265, outside Pillow)
+are not worth their weight for the few sent as files.
+
+Memory is bounded before a pixel is decoded, since a 3 KB file may declare a
+9000×9000 canvas: from the header's size and mode, the bytes the decoder and a
+re-encode would hold must fit :data:`MAX_WORKING_BYTES`, and at most
+:data:`DECODES_AT_ONCE` images are decoded at a time in the whole process,
+whatever the number of requests. JPEGs are decoded scaled down by libjpeg
+where that loses nothing. Truncated files are refused, never half-decoded:
+this module relies on Pillow's ``LOAD_TRUNCATED_IMAGES`` staying False and its
+``MAX_IMAGE_PIXELS`` decompression-bomb guard staying on.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import io
 import os
 import struct
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -22,19 +33,41 @@ from PIL import Image, ImageOps
 
 from bot.errors import RequestInvalid
 
-__all__ = ["MAX_IMAGE_BYTES", "ImageFile", "prepare_image"]
+__all__ = ["DECODES_AT_ONCE", "MAX_IMAGE_BYTES", "MAX_WORKING_BYTES", "ImageFile", "prepare_image"]
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_WORKING_BYTES: Final = 256 * 1024 * 1024
+"""What one image's pixels may take in memory: 67 megapixels of RGB kept, fewer re-encoded."""
+DECODES_AT_ONCE: Final = 2
 
-# Formats Pillow may open. Not all it knows: EPS would run Ghostscript on user data.
-_READABLE: Final = (
-    "JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF", "PPM", "TGA",
-    "ICO", "PCX", "QOI", "SGI", "AVIF", "JPEG2000", "PSD",
-)  # fmt: skip
+# Process-wide on purpose: memory is the process's, and callers run in any thread.
+_DECODING: Final = threading.BoundedSemaphore(DECODES_AT_ONCE)
+
+_READABLE: Final = ("JPEG", "PNG", "WEBP", "GIF")
+# Pillow keeps a pixel in one byte in these modes, two in 16-bit grey, four in all others.
+_PIXEL_BYTES: Final = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# Beyond Pillow's own copy: libwebp holds two RGBA canvases and hands Pillow a third.
+_DECODER_BYTES: Final = {"WEBP": 12}
+_REENCODE_BYTES: Final = 8  # flattening holds an RGBA and an RGB copy beside the decoded one
+_WORKING_SIDE: Final = 3840  # the long side of Keevx's largest video: more is not needed
+_JPEG_SCALES: Final = (1, 2, 4, 8)  # what libjpeg can scale down by while decoding
 _QUALITIES: Final = (90, 82, 74, 66, 58, 50)
 _MIN_SIDE: Final = 64  # below this the picture is useless: give up instead
 # Pillow's errors for bad data; its decoders raise all of these.
 _DECODE_ERRORS: Final = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error)
+# Formats known by their first bytes, named in the refusal (Pillow is not asked).
+_FOREIGN: Final = (
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (b"\xffO\xffQ", "JPEG 2000"),
+    (b"8BPS", "Photoshop"),
+)
+_HEIF_BRANDS: Final = {
+    b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"hevc": "HEIC",
+    b"hevx": "HEIC", b"mif1": "HEIC", b"msf1": "HEIC", b"avif": "AVIF", b"avis": "AVIF",
+}  # fmt: skip
+_BMP_HEADERS: Final = (12, 40, 52, 56, 64, 108, 124)  # the DIB header sizes BMP files use
 
 
 @dataclass(frozen=True)
@@ -57,13 +90,92 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
+def _foreign(head: bytes) -> str | None:
+    """The name of another image format these first bytes announce, if they do."""
+    if head[4:8] == b"ftyp":
+        return _HEIF_BRANDS.get(head[8:12])
+    if head[:2] == b"BM" and int.from_bytes(head[14:18], "little") in _BMP_HEADERS:
+        return "BMP"
+    return next((name for magic, name in _FOREIGN if head.startswith(magic)), None)
+
+
+def _webp_canvas(head: bytes) -> tuple[int, int] | None:
+    """A WebP's canvas size from its first 30 bytes (the layout Pillow's plugin reads)."""
+    if len(head) < 30:
+        return None
+    chunk = head[12:16]
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", head[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":
+        return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+    return None
+
+
 def _unreadable(label: str) -> RequestInvalid:
     msg = f"{_cap(label)} is not an image I can read: send a JPG, PNG or WebP photo."
     return RequestInvalid(msg, field="image", value=label, allowed=("JPG", "PNG", "WebP"))
 
 
+def _not_taken(label: str, name: str) -> RequestInvalid:
+    msg = f"{_cap(label)} is in {name} format, which I cannot use: send a JPG, PNG or WebP photo."
+    return RequestInvalid(msg, field="image", value=name, allowed=("JPG", "PNG", "WebP"))
+
+
 def _cap(label: str) -> str:
     return label[:1].upper() + label[1:]
+
+
+def _per_pixel(mode: str, fmt: str | None, reencode: bool) -> int:
+    """Bytes a pixel takes while the image is decoded (and re-encoded, if it will be)."""
+    extra = _DECODER_BYTES.get(fmt or "", 0) + (_REENCODE_BYTES if reencode else 0)
+    return _PIXEL_BYTES.get(mode, 4) + extra
+
+
+def _check_room(
+    label: str, declared: tuple[int, int], decoded: tuple[int, int], per_pixel: int
+) -> None:
+    """Refuse an image whose ``decoded`` pixels would take more than MAX_WORKING_BYTES.
+
+    ``declared`` is the size its header gives, which the sentence names.
+    """
+    if decoded[0] * decoded[1] * per_pixel <= MAX_WORKING_BYTES:
+        return
+    megapixels = MAX_WORKING_BYTES // per_pixel // 1_000_000
+    width, height = declared
+    msg = (
+        f"{_cap(label)} is {width}×{height} pixels, too large for me to open: "
+        f"send a smaller one, up to {megapixels} megapixels."
+    )
+    raise RequestInvalid(
+        msg, field="image", value=f"{width}×{height}", allowed=(f"{megapixels} megapixels",)
+    )
+
+
+def _jpeg_scale(size: tuple[int, int], per_pixel: int, reencode: bool) -> int:
+    """How much libjpeg should scale a JPEG down while decoding it (1, 2, 4 or 8).
+
+    A JPEG kept as it is is decoded only to prove it whole, which 1/8 does
+    (the whole stream is still read). One to re-encode is decoded as small as
+    keeps its long side at Keevx's largest video, or smaller if it would not
+    fit in MAX_WORKING_BYTES otherwise.
+    """
+    if not reencode:
+        return 8
+    width, height = size
+    free = max(s for s in _JPEG_SCALES if s == 1 or max(width, height) // s >= _WORKING_SIDE)
+    fits = next(
+        (
+            s
+            for s in _JPEG_SCALES
+            if -(-width // s) * -(-height // s) * per_pixel <= MAX_WORKING_BYTES
+        ),
+        _JPEG_SCALES[-1],
+    )
+    return max(free, fits)
 
 
 def prepare_image(
@@ -72,25 +184,42 @@ def prepare_image(
     """Check the file at ``path``; rewrite it as JPEG if Keevx would refuse it.
 
     JPG/PNG/WebP (by magic bytes, not name) under ``max_bytes`` that decode
-    fully are kept byte for byte. Another format Pillow reads (BMP, GIF's
-    first frame, TIFF …), or a file over ``max_bytes``, is re-encoded in place
-    to a JPEG under ``max_bytes``: upright per EXIF, alpha on white, lower
-    quality first, then smaller. Anything else (empty, truncated, not an
-    image, a decompression bomb) raises :class:`~bot.errors.RequestInvalid`
-    whose sentence names ``label``. Blocking: call it in a thread.
+    fully are kept byte for byte. A GIF's first frame, or one of those over
+    ``max_bytes``, is re-encoded in place to a JPEG under ``max_bytes``:
+    upright per EXIF, alpha on white, lower quality first, then smaller.
+    Anything else (empty, truncated, another format, not an image, too many
+    pixels for memory) raises :class:`~bot.errors.RequestInvalid` whose
+    sentence names ``label``. Blocking: call it in a thread; at most
+    DECODES_AT_ONCE calls decode at a time, the others wait their turn.
     """
     size = path.stat().st_size
     if size == 0:
         raise RequestInvalid(f"{_cap(label)} is empty.", field="image", value=label)
     with path.open("rb") as fh:
-        content_type = _sniff(fh.read(16))
-    Image.init()  # Image.OPEN lists only the plugins loaded so far
+        head = fh.read(32)
+    if (name := _foreign(head)) is not None:
+        raise _not_taken(label, name)
+    content_type = _sniff(head)
+    reencode = content_type is None or size > max_bytes
+    if content_type == "image/webp":  # Pillow's WebP decoder allocates its canvas when opened
+        canvas = _webp_canvas(head)
+        if canvas is None:
+            raise _unreadable(label)
+        _check_room(label, canvas, canvas, _per_pixel("RGBA", "WEBP", reencode))
     try:
-        with Image.open(path, formats=[f for f in _READABLE if f in Image.OPEN]) as im:
+        with _DECODING, Image.open(path, formats=_READABLE) as im:
+            declared = im.size
             if Image.MAX_IMAGE_PIXELS and im.width * im.height > Image.MAX_IMAGE_PIXELS:
                 raise Image.DecompressionBombError("over MAX_IMAGE_PIXELS")
+            per_pixel = _per_pixel(im.mode, im.format, reencode)
+            if im.format == "JPEG":
+                scale = _jpeg_scale(declared, per_pixel, reencode)
+                if scale > 1:
+                    im.draft(im.mode, (max(1, im.width // scale), max(1, im.height // scale)))
+            _check_room(label, declared, im.size, per_pixel)
             im.load()  # decodes everything: a truncated file raises OSError here
-            if content_type is not None and size <= max_bytes:
+            if not reencode:
+                assert content_type is not None
                 return ImageFile(path=path, content_type=content_type, size=size)
             data = _encode_jpeg(_flatten(im), max_bytes)
     except Image.DecompressionBombError:
@@ -108,16 +237,20 @@ def prepare_image(
 
 
 def _flatten(im: Image.Image) -> Image.Image:
-    """The first frame, upright, as RGB; transparent parts become white."""
-    im = ImageOps.exif_transpose(im)
+    """The first frame, upright, as RGB; transparent parts become white.
+
+    Turns ``im`` upright in place and makes at most two copies at a time
+    (what _REENCODE_BYTES counts).
+    """
+    ImageOps.exif_transpose(im, in_place=True)
     if im.mode.startswith("I;16"):  # 16-bit grey: keep the top byte, not a clipped white
         im = im.convert("I").point(lambda v: v / 256)
     if im.has_transparency_data:
         rgba = im.convert("RGBA")
         flat = Image.new("RGB", rgba.size, "white")
-        flat.paste(rgba, mask=rgba.getchannel("A"))
+        flat.paste(rgba, mask=rgba)  # an RGBA mask is its alpha band: no third copy
         return flat
-    return im.convert("RGB")
+    return im if im.mode == "RGB" else im.convert("RGB")
 
 
 def _encode_jpeg(im: Image.Image, max_bytes: int) -> bytes | None:

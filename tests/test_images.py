@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, PngImagePlugin
 
 from bot.errors import RequestInvalid
 from bot.images import MAX_IMAGE_BYTES, prepare_image
@@ -53,21 +53,26 @@ def test_png_with_alpha_is_kept(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fmt", "name", "mode"),
+    ("fmt", "name", "mode", "over"),
     [
-        ("BMP", "a.bmp", "RGB"),
-        ("GIF", "a.gif", "P"),
-        ("TIFF", "a.tiff", "RGB"),
-        ("TIFF", "a16.tif", "I;16"),
-        ("PPM", "a.ppm", "L"),
+        ("GIF", "a.gif", "P", False),
+        ("GIF", "grey.gif", "L", False),
+        ("PNG", "a16.png", "I;16", True),  # accepted, but over the limit
+        ("WEBP", "a.webp", "RGB", True),
     ],
 )
 def test_other_formats_are_reencoded_to_jpeg_in_place(
-    tmp_path: Path, fmt: str, name: str, mode: str
+    tmp_path: Path, fmt: str, name: str, mode: str, over: bool
 ) -> None:
     im = noise(80, 60).convert(mode) if mode != "I;16" else Image.new("I;16", (80, 60), 40000)
-    path = save(tmp_path, name, im, fmt)
-    image = prepare_image(path, label="photo 1")
+    if fmt == "PNG":  # a flat picture: padded with a comment, so that a JPEG fits its limit
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Comment", "x" * 4000)
+        path = save(tmp_path, name, im, fmt, pnginfo=info)
+    else:
+        path = save(tmp_path, name, im, fmt)
+    max_bytes = path.stat().st_size - 1 if over else MAX_IMAGE_BYTES
+    image = prepare_image(path, label="photo 1", max_bytes=max_bytes)
     assert image.path == path
     assert image.content_type == "image/jpeg"
     assert image.size == path.stat().st_size
@@ -76,6 +81,27 @@ def test_other_formats_are_reencoded_to_jpeg_in_place(
         assert (out.format, out.mode, out.size) == ("JPEG", "RGB", (80, 60))
         if mode == "I;16":  # 16-bit grey scaled down, not clipped to white
             assert abs(out.getpixel((40, 30))[0] - 40000 // 256) <= 3  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "sentence"),
+    [
+        ("BMP", "a.bmp", "Photo 1 is in BMP format, which I cannot use"),
+        ("TIFF", "a.tiff", "Photo 1 is in TIFF format, which I cannot use"),
+        ("PPM", "a.ppm", "Photo 1 is not an image I can read"),
+    ],
+)
+def test_formats_keevx_and_phones_do_not_use_are_refused(
+    tmp_path: Path, fmt: str, name: str, sentence: str
+) -> None:
+    """Re-encoded until issue 10: now only JPEG, PNG, WebP and GIF are decoded at all."""
+    path = save(tmp_path, name, noise(80, 60), fmt)
+    before = path.read_bytes()
+    with pytest.raises(RequestInvalid) as info:
+        prepare_image(path, label="photo 1")
+    assert str(info.value).startswith(sentence)
+    assert str(info.value).endswith(": send a JPG, PNG or WebP photo.")
+    assert path.read_bytes() == before  # untouched
 
 
 def test_gif_keeps_its_first_frame(tmp_path: Path) -> None:

@@ -2,10 +2,10 @@
 
 Every path does the same: refuse early with the core's sentence (bad
 options, attachments that are not images or too large), acknowledge, download
-the attachments at once (their CDN URLs are signed and expire, and are never
-passed on), and call :meth:`bot.service.JobService.submit` with a
-``dedupe_key`` of the Discord event, so a re-delivered event makes no
-second job.
+the attachments at once, streamed to disk under a byte cap (their CDN URLs
+are signed and expire, and are never passed on), and call
+:meth:`bot.service.JobService.submit` with a ``dedupe_key`` of the Discord
+event, so a re-delivered event makes no second job.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from adapters.discord.download import TIMEOUT, DownloadFailed, DownloadTooLarge, save_to_file
 from adapters.discord.sessions import Origin, Sessions
 from bot.errors import RequestInvalid
 from bot.job import Job, Target
@@ -40,7 +41,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Larger photos than Keevx takes (20 MB) are fetched and re-encoded by the core;
-# this only bounds what one request may make the bot download.
+# this bounds each file one request may make the bot download (streamed to disk).
 MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024
 
 RESTARTING = "The bot is restarting: please send that again in a minute."
@@ -73,10 +74,25 @@ def image_attachments(attachments: Sequence[discord.Attachment]) -> list[discord
     return [a for a in attachments if looks_like_image(a)]
 
 
+def _label(number: int, count: int) -> str:
+    return "the image" if count == 1 else f"image {number}"
+
+
+def _too_large(label: str, size: int | None) -> RequestInvalid:
+    cap = MAX_DOWNLOAD_BYTES // 1_048_576
+    weight = f"more than {cap} MB" if size is None else f"{size / 1_048_576:.0f} MB"
+    return RequestInvalid(
+        f"{label.capitalize()} is {weight}: I can take photos up "
+        f"to {cap} MB (over 20 MB they are re-encoded).",
+        field="image",
+        value=size,
+    )
+
+
 def check_attachments(attachments: Sequence[discord.Attachment]) -> None:
     """Refuse what is not an image or too large, before anything is downloaded."""
     for number, att in enumerate(attachments, start=1):
-        label = "the image" if len(attachments) == 1 else f"image {number}"
+        label = _label(number, len(attachments))
         if not looks_like_image(att):
             raise RequestInvalid(
                 f"{label.capitalize()} ({att.filename}) is not a photo: "
@@ -86,12 +102,7 @@ def check_attachments(attachments: Sequence[discord.Attachment]) -> None:
                 allowed=("image/jpeg", "image/png", "image/webp"),
             )
         if att.size > MAX_DOWNLOAD_BYTES:
-            raise RequestInvalid(
-                f"{label.capitalize()} is {att.size / 1_048_576:.0f} MB: I can take photos up "
-                f"to {MAX_DOWNLOAD_BYTES // 1_048_576} MB (over 20 MB they are re-encoded).",
-                field="image",
-                value=att.size,
-            )
+            raise _too_large(label, att.size)
 
 
 def target_of(
@@ -120,21 +131,28 @@ def target_of(
 
 
 async def _download(attachments: Sequence[discord.Attachment], folder: Path) -> list[Path]:
+    """Stream each attachment into ``folder``, refusing past MAX_DOWNLOAD_BYTES.
+
+    One short-lived session per request: Intake has no lifecycle to own a
+    longer one, and discord.py's own session offers no streaming.
+    """
     paths = []
-    for number, att in enumerate(attachments, start=1):
-        try:
-            data = await att.read()
-        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-            raise RequestInvalid(
-                f"Discord would not hand over image {number} ({type(exc).__name__}): "
-                "please send it again.",
-                field="image",
-                value=att.filename,
-            ) from exc
-        suffix = Path(att.filename).suffix.lower()[:8] or ".img"
-        path = folder / f"{number}{suffix}"
-        await asyncio.to_thread(path.write_bytes, data)
-        paths.append(path)
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
+        for number, att in enumerate(attachments, start=1):
+            label = _label(number, len(attachments))
+            path = folder / f"{number}{Path(att.filename).suffix.lower()[:8] or '.img'}"
+            try:
+                await save_to_file(http, att.url, path, max_bytes=MAX_DOWNLOAD_BYTES)
+            except DownloadTooLarge as exc:
+                raise _too_large(label, exc.declared) from exc
+            except DownloadFailed as exc:
+                log.warning("attachment %s of %s: download failed (%s)", number, att.id, exc)
+                raise RequestInvalid(
+                    f"Discord would not hand over {label}: please send it again.",
+                    field="image",
+                    value=att.filename,
+                ) from exc
+            paths.append(path)
     return paths
 
 
