@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import io
+import json
 import re
 import socket
 import threading
@@ -400,6 +401,75 @@ async def test_dropped_queries_and_uploads_are_not_processed() -> None:
         assert [(c.fault, c.status) for c in sandbox.calls] == [("drop", None)] * 2
 
 
+async def test_gateway_faults_answer_html_and_only_502_after_create_processes() -> None:
+    async with running() as (sandbox, client):
+        url = await upload(client)
+        sandbox.config = dataclasses.replace(sandbox.config, fault_rate=1.0, faults=("504",))
+        answer = await client.post(CREATE, json=v_body(url, prompt="five oh four"))
+        assert answer.status_code == 504 and "Gateway" in answer.text and sandbox.tasks == {}
+        sandbox.config = dataclasses.replace(sandbox.config, faults=("502-after-create",))
+        answer = await client.post(CREATE, json=v_body(url, prompt="five oh two"))
+        assert answer.status_code == 502 and "Bad Gateway" in answer.text
+        assert len(sandbox.tasks) == 1  # made, though the answer says otherwise
+        assert sandbox.create_requests == {"five oh four": 1, "five oh two": 1}
+        (task_id,) = sandbox.tasks
+        assert (await query(client, task_id))["task_id"] == task_id  # create-only fault
+        assert [c.fault for c in sandbox.calls[-3:]] == ["504", "502-after-create", None]
+
+
+async def test_long_rate_limit_and_redirect_loop_are_not_processed() -> None:
+    async with running() as (sandbox, client):
+        url = await upload(client)
+        sandbox.config = dataclasses.replace(sandbox.config, fault_rate=1.0, faults=("429-long",))
+        answer = await client.post(CREATE, json=v_body(url))
+        assert answer.status_code == 429 and answer.headers["retry-after"] == "3600"
+        sandbox.config = dataclasses.replace(sandbox.config, faults=("redirect-loop",))
+        answer = await client.post(CREATE, json=v_body(url))
+        assert answer.status_code == 307 and answer.headers["location"] == f"/v1{CREATE}"
+        with pytest.raises(httpx.TooManyRedirects):
+            await client.get(f"{CREATE}/i2v-0", follow_redirects=True)
+        assert sandbox.tasks == {} and sandbox.create_requests == {v_body(url)["prompt"]: 2}
+
+
+async def test_bad_shape_and_evil_task_ids_spoil_processed_answers() -> None:
+    async with running() as (sandbox, client):
+        sandbox.config = dataclasses.replace(sandbox.config, fault_rate=1.0, faults=("bad-shape",))
+        answer = await client.post(UPLOAD, files={"file": ("a.jpg", SAMPLE, "image/jpeg")})
+        (result,) = answer.json()["result"]
+        url = result["url"]
+        assert list(sandbox.uploads) == [result["fileId"]]
+        answer = await client.post(CREATE, json=v_body(url))
+        assert answer.json()["data"] == [{"task_ids": list(sandbox.tasks)}]
+        sandbox.config = dataclasses.replace(sandbox.config, faults=("evil-task-id",))
+        answer = await client.post(CREATE, json=v_body(url))
+        (evil,) = answer.json()["data"]["task_ids"]
+        assert evil == f"../../{list(sandbox.tasks)[-1]}" and len(sandbox.tasks) == 2
+        answer = await client.get(f"{CREATE}/{next(iter(sandbox.tasks))}")
+        assert answer.status_code == 200 and "task_ids" not in answer.text  # create-only
+
+
+async def test_trickle_sends_the_real_answer_a_byte_at_a_time() -> None:
+    async with running(trickle_interval=0.001) as (sandbox, client):
+        url = await upload(client)
+        (task_id,) = await create(client, v_body(url))
+        sandbox.config = dataclasses.replace(sandbox.config, fault_rate=1.0, faults=("trickle",))
+        chunks: list[bytes] = []
+        async with client.stream("GET", f"{CREATE}/{task_id}") as answer:
+            async for chunk in answer.aiter_raw():
+                chunks.append(chunk)
+        assert max(map(len, chunks)) <= 2 and len(chunks) > 100
+        assert json.loads(b"".join(chunks))["data"]["task_id"] == task_id
+        assert sandbox.calls[-1].fault == "trickle" and sandbox.calls[-1].status == 200
+
+
+async def test_a_trickle_the_client_abandons_ends_quietly() -> None:
+    async with running(trickle_interval=0.05) as (sandbox, client):
+        sandbox.config = dataclasses.replace(sandbox.config, fault_rate=1.0, faults=("trickle",))
+        with pytest.raises(httpx.ReadTimeout):
+            await client.get(f"{CREATE}/i2v-0", timeout=httpx.Timeout(10.0, read=0.01))
+        assert sandbox.calls[-1].fault == "trickle"
+
+
 async def test_faults_are_drawn_at_the_configured_rate_from_the_seed() -> None:
     async def statuses() -> list[int]:
         async with running(fault_rate=0.5, faults=("429", "500"), seed=42) as (_, client):
@@ -509,3 +579,5 @@ def test_config_rejects_nonsense() -> None:
         SandboxConfig(faults=("timeout",))
     with pytest.raises(ValueError, match="fault_rate"):
         SandboxConfig(fault_rate=1.5)
+    with pytest.raises(ValueError, match="trickle_interval"):
+        SandboxConfig(trickle_interval=-1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.sandbox.faults import FAULT_KINDS
 from bot.sandbox.rules import CreateSpec
 
 __all__ = [
@@ -23,7 +24,8 @@ __all__ = [
     "UploadedFile",
 ]
 
-FAULTS = frozenset({"429", "500", "drop"})
+FAULTS = frozenset(FAULT_KINDS)
+"""The names ``SandboxConfig.faults`` may hold; :data:`.faults.FAULT_KINDS` says what each does."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +44,10 @@ class SandboxConfig:
     fault_rate: float = 0.0
     """Chance any API call (not /media) is answered by one of ``faults``."""
     faults: tuple[str, ...] = ("429", "500", "drop")
+    """Drawn from uniformly; see :data:`FAULTS`. Faults that only touch creates
+    ("502-after-create", "evil-task-id") leave other calls alone."""
+    trickle_interval: float = 1.0
+    """Seconds between the bytes of an answer spoiled by the "trickle" fault."""
     seed: int | None = None
     render_height: int = 720
     """Cap on the video's short side; tests use e.g. 144 to stay fast."""
@@ -63,6 +69,8 @@ class SandboxConfig:
             raise ValueError(f"unknown faults {sorted(unknown)}; known: {sorted(FAULTS)}")
         if self.fault_rate > 0 and not self.faults:
             raise ValueError("fault_rate > 0 needs at least one fault")
+        if self.trickle_interval < 0:
+            raise ValueError("trickle_interval must not be negative")
         if not callable(self.delay) and self.delay < 0:
             raise ValueError("delay must not be negative")
         if self.render_height < 2 or self.fps < 1 or self.min_video_bytes < 0:
@@ -90,7 +98,7 @@ class RecordedCall:
     status: int | None = None
     """HTTP status answered; None when the connection was dropped."""
     fault: str | None = None
-    """The injected fault ("429", "500", "drop"), or None."""
+    """The injected fault (one of :data:`FAULTS`), or None."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,6 +14,7 @@ import hmac
 import logging
 import random
 import tempfile
+from collections import Counter
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -21,6 +22,7 @@ from typing import Any, Self
 from aiohttp import BodyPartReader, web
 from aiohttp.typedefs import Handler
 
+from bot.sandbox.faults import CREATE_ONLY, answer_instead, spoil, trickle
 from bot.sandbox.models import RecordedCall, SandboxConfig, SandboxTask, UploadedFile
 from bot.sandbox.rules import CODE_NOT_FOUND, CODE_PARAMETER, CODE_TOKEN, Refusal, check_create
 from bot.sandbox.tasks import Studio
@@ -33,7 +35,6 @@ log = logging.getLogger(__name__)
 UPLOAD_PATH = "/v1/figure-resource/upload/file"
 CREATE_PATH = "/v1/image_to_video"
 FILENAME = web.RequestKey("keevx_sandbox_filename", str)
-FAULT_MESSAGES = {"429": "Rate limit exceeded", "500": "Internal server error"}
 
 
 def _error(status: int, code: int, msg: str) -> web.Response:
@@ -43,7 +44,9 @@ def _error(status: int, code: int, msg: str) -> web.Response:
 class Sandbox:
     """An emulated Keevx API served on loopback; an async context manager.
 
-    ``calls``, ``uploads`` and ``tasks`` record what clients did, for tests.
+    ``calls``, ``uploads`` and ``tasks`` record what clients did, for tests;
+    ``create_requests`` counts the create requests per prompt, whatever their
+    answer, so a test can check that no job's create was ever sent twice.
     Media URLs (uploads, videos, thumbnails) are public like Keevx's storage
     links: no auth, no faults, HEAD and Range supported.
     """
@@ -53,6 +56,7 @@ class Sandbox:
     ) -> None:
         self._config = config or SandboxConfig()
         self.calls: list[RecordedCall] = []
+        self.create_requests: Counter[str] = Counter()
         self.uploads: dict[str, UploadedFile] = {}
         self._studio = Studio(self._config)
         self.tasks: dict[str, SandboxTask] = self._studio.tasks
@@ -150,21 +154,23 @@ class Sandbox:
         if request.content_type == "application/json":
             with contextlib.suppress(ValueError):
                 body = await request.json()
+        is_create = request.method == "POST" and request.path == CREATE_PATH
+        if is_create:
+            self.create_requests[str(body.get("prompt", "")) if isinstance(body, dict) else ""] += 1
         fault = None
         if self.config.fault_rate and self._faults.random() < self.config.fault_rate:
             fault = self._faults.choice(self.config.faults)
-        is_create = request.method == "POST" and request.path == CREATE_PATH
-        response: web.StreamResponse
-        if fault in FAULT_MESSAGES:
-            response = _error(int(fault), int(fault), FAULT_MESSAGES[fault])
-        elif fault == "drop" and not is_create:
+            if fault in CREATE_ONLY and not is_create:
+                fault = None
+        response: web.StreamResponse | None = answer_instead(fault, request)
+        if response is None and fault == "drop" and not is_create:
             response = web.Response(status=500)  # never sent: the connection is dropped first
-        else:
+        if response is None:
             try:
                 self._authorize(request)
-                response = await handler(request)
+                response = spoil(fault, await handler(request))
             except Refusal as refusal:
-                response = _error(refusal.status, refusal.code, refusal.msg)
+                response = spoil(fault, _error(refusal.status, refusal.code, refusal.msg))
             except web.HTTPException as exc:  # unknown route or method
                 response = _error(exc.status, exc.status, exc.reason)
         if fault == "drop" and request.transport is not None:
@@ -184,6 +190,8 @@ class Sandbox:
             )
         )
         log.debug("%s %s -> %s (fault %s)", request.method, request.path, status, fault)
+        if fault == "trickle":
+            return await trickle(request, response, self.config.trickle_interval)
         return response
 
     def _authorize(self, request: web.Request) -> None:
