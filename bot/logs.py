@@ -18,7 +18,13 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets: tuple[str, ...] = ()
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        """Redact these too: a secret made at run time (a generated webhook secret)."""
+        known = {*self._secrets, *(s for s in secrets if len(s) >= 4)}
+        self._secrets = tuple(sorted(known, key=len, reverse=True))  # longest first
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:

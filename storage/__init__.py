@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+from bot.errors import StoreError
 from bot.settings import sqlite_path
 from storage.base import Conflict, JobStore
 from storage.sqlite import SqliteJobStore
@@ -10,5 +13,14 @@ __all__ = ["Conflict", "JobStore", "SqliteJobStore", "open_store"]
 
 
 async def open_store(database_url: str) -> JobStore:
-    """Open the store a ``DATABASE_URL`` names (SQLite for now)."""
-    return await SqliteJobStore.open(sqlite_path(database_url))
+    """Open the store a ``DATABASE_URL`` names (SQLite for now).
+
+    Raises :class:`StoreError` naming the file and the reason when it cannot be
+    opened (not a database, unreadable, its folder not creatable), so the CLI
+    prints one line instead of the driver's traceback.
+    """
+    path = sqlite_path(database_url)
+    try:
+        return await SqliteJobStore.open(path)
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open the database {path}: {exc}") from exc

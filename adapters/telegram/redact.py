@@ -6,6 +6,7 @@ process's own handler; :func:`protect_logs` also covers handlers added later
 (pytest's caplog, an embedding application): it quiets httpx and httpcore and
 puts the core's :class:`~bot.logs.RedactingFilter` on PTB's loggers and ours.
 A logger filter only sees records created at that very logger, hence the list.
+A secret made later (a generated webhook secret) joins them via :func:`redact_also`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 
 from bot.logs import RedactingFilter
 
-__all__ = ["PTB_LOGGERS", "protect_logs", "unprotect_logs"]
+__all__ = ["PTB_LOGGERS", "protect_logs", "redact_also", "unprotect_logs"]
 
 PTB_LOGGERS = (
     "telegram",
@@ -42,6 +43,19 @@ def protect_logs(secrets: Iterable[str]) -> RedactingFilter:
     for name in PTB_LOGGERS:
         logging.getLogger(name).addFilter(flt)
     return flt
+
+
+def redact_also(secret: str) -> None:
+    """Redact ``secret`` in every redacting filter in place: PTB's loggers', ours, the root's.
+
+    For a secret made after :func:`protect_logs` ran, such as a generated webhook
+    secret, which PTB logs at DEBUG among setWebhook's parameters.
+    """
+    filters = [f for name in PTB_LOGGERS for f in logging.getLogger(name).filters]
+    filters += [f for handler in logging.getLogger().handlers for f in handler.filters]
+    for flt in filters:
+        if isinstance(flt, RedactingFilter):
+            flt.add(secret)
 
 
 def unprotect_logs(flt: logging.Filter) -> None:

@@ -1,11 +1,11 @@
 """Webhook mode: receiving Telegram's updates over HTTP.
 
 The route goes on the core's shared web server (``bot.web.WebServer``) when
-the adapter is given one, else on a small aiohttp server of its own.
+the adapter is given one, else on one of its own (the same class, the same limits).
 
 Telegram echoes the ``secret_token`` given to setWebhook in the
 ``X-Telegram-Bot-Api-Secret-Token`` header; any request without the right one
-is refused with 403 before its body is read. An update is answered 200 only
+is refused with 403 before its body is parsed. An update is answered 200 only
 after its handlers ran (``Application.process_update``) and, for an album
 part, after the album became a job (``settle``), so a crash before that makes
 Telegram deliver it again, and the dedupe key makes no second job.
@@ -25,7 +25,9 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from adapters.telegram.redact import redact_also
 from bot.errors import ConfigError
+from bot.web import WebServer
 
 __all__ = ["SECRET_HEADER", "WebhookReceiver", "WebhookServer", "make_secret", "webhook_path"]
 
@@ -61,6 +63,7 @@ class WebhookReceiver:
     def __init__(self, app: App, *, secret: str, settle: Settle | None = None) -> None:
         self.app = app
         self.secret = secret
+        redact_also(secret)  # a generated one is in no setting, and PTB logs setWebhook's
         self.settle = settle
         self.draining = False
 
@@ -84,9 +87,10 @@ class WebhookReceiver:
 
 
 class WebhookServer:
-    """A small server of our own for :class:`WebhookReceiver`, when the core has none.
+    """A server of our own for :class:`WebhookReceiver`, when the core has none.
 
-    Serves ``POST <path>`` and ``GET /healthz`` on ``host:port`` (0 picks a port).
+    A :class:`~bot.web.WebServer` (so the same connection limits and ``GET
+    /healthz``) serving ``POST <path>`` on ``host:port`` (0 picks a port).
     """
 
     def __init__(self, receiver: WebhookReceiver, *, path: str, host: str, port: int) -> None:
@@ -94,23 +98,16 @@ class WebhookServer:
         self.path = path
         self.host = host
         self.port = port
-        self._runner: web.AppRunner | None = None
+        self._server: WebServer | None = None
 
     async def start(self) -> None:
-        web_app = web.Application(client_max_size=4 * 1024 * 1024)
-        web_app.router.add_post(self.path, self.receiver.handle)
-        web_app.router.add_get("/healthz", self._health)
-        self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
-        if self._runner.addresses:
-            self.port = int(self._runner.addresses[0][1])
+        server = WebServer(host=self.host, port=self.port)
+        server.add_route("POST", self.path, self.receiver.handle)
+        await server.start()
+        self._server, self.port = server, server.port
         log.info("webhook server listening on %s:%s%s", self.host, self.port, self.path)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def _health(self, request: web.Request) -> web.Response:
-        return web.Response(text="ok")
+        if self._server is not None:
+            server, self._server = self._server, None
+            await server.stop()
