@@ -83,7 +83,7 @@ class KeevxCallbacks:
                     "extra": {**job.extra, "adopted": True},
                 }
             try:
-                await self._store.update(job.evolve(**changes), keep_lease=True)
+                await self._store.update(job.evolve(**changes))
             except Conflict:
                 continue
             log.info("job %s: callback for %s, checking now", job_id, task_id)

@@ -119,6 +119,9 @@ class Job:
     delivered_ids: tuple[str, ...] = ()
     dedupe_key: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # adapter-owned, non-secret
+    # Create requests that may have made a Keevx task (one provably refused is taken
+    # back): the engine keeps this at most 1, and the crash and fault tests check it.
+    create_requests: int = 0
     version: int = 0  # bumped by every write; a stale write fails instead of clobbering
 
     @property

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from bot.errors import LimitReached
-from bot.job import JobStatus, Target
+from bot.job import Job, JobStatus, Target
 from bot.request import VideoRequest
 from bot.settings import Settings
-from storage.base import JobStore
+from storage.base import JobStore, Quota, QuotaExceeded, QuotaKind
 
 __all__ = ["Gatekeeper", "Stats"]
 
@@ -77,51 +77,78 @@ class Gatekeeper:
         return True
 
     async def check(self, target: Target, request: VideoRequest) -> None:
-        """Raise :class:`LimitReached` naming the limit and when it frees up."""
+        """Raise :class:`LimitReached` naming the limit and when it frees up.
+
+        An early answer, before anything is downloaded; the binding check is the
+        store's, made in the same step that stores the job (see :meth:`quota`).
+        """
         if not self.allows(target):
             raise LimitReached(
                 "Sorry, this bot is not available here. Ask the bot's operator for access.",
                 field="ALLOWED",
             )
-        if self.is_admin(target.platform, target.user_id):
+        quota = self.quota(target)
+        if quota is None:
             return
+        platform, user = target.platform, target.user_id
+        if quota.max_active:
+            active = await self._store.count_active(platform=platform, user_id=user)
+            if active >= quota.max_active:
+                raise self.refusal(QuotaExceeded(QuotaKind.ACTIVE, used=active), request)
+        if quota.max_videos:
+            used = await self._store.videos_since(platform, user, quota.day_start)
+            if used + request.count > quota.max_videos:
+                raise self.refusal(QuotaExceeded(QuotaKind.DAILY_VIDEOS, used=used), request)
+
+    def quota(self, target: Target) -> Quota | None:
+        """The fair-use limits this user's next job must fit (``None``: no limit applies)."""
         s = self._settings
-        active = await self._store.count_active(platform=target.platform, user_id=target.user_id)
-        if s.max_active_per_user and active >= s.max_active_per_user:
-            raise LimitReached(
-                f"You already have {active} video job(s) in progress, the most at once is "
+        if self.is_admin(target.platform, target.user_id):
+            return None
+        if not (s.max_active_per_user or s.daily_videos_per_user):
+            return None
+        return Quota(
+            max_active=s.max_active_per_user,
+            max_videos=s.daily_videos_per_user,
+            day_start=self._midnight(),
+        )
+
+    def refusal(self, over: QuotaExceeded, request: VideoRequest) -> LimitReached:
+        """The sentence for a job the quota refused."""
+        s = self._settings
+        if over.kind is QuotaKind.ACTIVE:
+            return LimitReached(
+                f"You already have {over.used} video job(s) in progress, the most at once is "
                 f"{s.max_active_per_user}: send this again when one is finished.",
                 field="MAX_ACTIVE_PER_USER",
-                value=active,
+                value=over.used,
             )
-        if s.daily_videos_per_user:
-            now = self._now()
-            midnight = datetime.combine(now.date(), time(), tzinfo=now.tzinfo)
-            used = await self._store.videos_since(target.platform, target.user_id, midnight)
-            if used + request.count > s.daily_videos_per_user:
-                left = max(s.daily_videos_per_user - used, 0)
-                wait = _wait(midnight + timedelta(days=1) - now)
-                raise LimitReached(
-                    f"That would be {used + request.count} videos today; the daily limit is "
-                    f"{s.daily_videos_per_user} and you have {left} left. "
-                    f"The count starts again at 00:00 UTC (in {wait}).",
-                    field="DAILY_VIDEOS_PER_USER",
-                    value=used,
-                )
+        midnight = self._midnight()
+        left = max(s.daily_videos_per_user - over.used, 0)
+        wait = _wait(midnight + timedelta(days=1) - self._now())
+        return LimitReached(
+            f"That would be {over.used + request.count} videos today; the daily limit is "
+            f"{s.daily_videos_per_user} and you have {left} left. "
+            f"The count starts again at 00:00 UTC (in {wait}).",
+            field="DAILY_VIDEOS_PER_USER",
+            value=over.used,
+        )
 
-    async def may_start(self, job_id: int) -> tuple[bool, int]:
-        """Whether a waiting job may start now under MAX_ACTIVE_TOTAL, and its queue position."""
+    async def admit(self, job: Job) -> Job | int:
+        """Let a waiting job start under MAX_ACTIVE_TOTAL: the job as admitted (``uploading``;
+        unchanged when there is no such limit), or its queue position when it must wait."""
         limit = self._settings.max_active_total
         if not limit:
-            return True, 0
-        running = await self._store.count_active(statuses=RUNNING)
-        position = await self._store.queue_position(job_id)
-        return running + position <= limit, position
+            return job
+        admitted = await self._store.admit(job, max_running=limit, running=RUNNING, now=self._now())
+        return admitted if admitted is not None else await self._store.queue_position(job.id)
+
+    def _midnight(self) -> datetime:
+        now = self._now()
+        return datetime.combine(now.date(), time(), tzinfo=now.tzinfo)
 
     async def stats(self) -> Stats:
-        now = self._now()
-        midnight = datetime.combine(now.date(), time(), tzinfo=now.tzinfo)
-        counts = await self._store.status_counts(midnight)
+        counts = await self._store.status_counts(self._midnight())
         return Stats(
             by_status={status: jobs for status, (jobs, _) in counts.items()},
             videos_delivered=sum(videos for _, videos in counts.values()),

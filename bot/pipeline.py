@@ -9,6 +9,7 @@ request may have reached Keevx and becomes ``unknown`` (never resent),
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
@@ -19,20 +20,22 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from bot.delivery import deliver_results
+from bot.delivery import RESULT_POLICY, ResultRefused, deliver_results
 from bot.errors import (
     ApiRejected,
     ApiTimeout,
     DeliveryError,
     KeevxCode,
     KeevxError,
+    RateLimited,
     RecipientGone,
 )
 from bot.job import Job, JobStatus, TaskResult
 from bot.keevx import KeevxClient
 from bot.limits import Gatekeeper
+from bot.safe_fetch import FetchPolicy
 from bot.schedule import FixedSchedule, PollSchedule
-from storage.base import JobStore
+from storage.base import Conflict, JobStore
 
 if TYPE_CHECKING:
     from adapters.base import ChatAdapter
@@ -42,6 +45,7 @@ __all__ = ["Pipeline", "Timing"]
 log = logging.getLogger(__name__)
 
 VIDEO_URL_LIFETIME = timedelta(days=7)
+RECORD_ATTEMPTS = 5  # tries to commit the ids of tasks Keevx just made
 
 _REJECTIONS = {
     KeevxCode.PARAMETER: "Keevx refused the request's parameters",
@@ -67,7 +71,7 @@ def explain(error: KeevxError) -> str:
 class Timing:
     poll_interval: timedelta
     poll_timeout: timedelta
-    lease: timedelta = timedelta(minutes=10)
+    lease: timedelta = timedelta(seconds=60)  # renewed every third of it while a job is worked
     max_attempts: int = 5  # for uploads and submits that fail retryably
     backoff_base: timedelta = timedelta(seconds=5)
     backoff_cap: timedelta = timedelta(minutes=10)
@@ -92,8 +96,10 @@ class Pipeline:
         schedule: PollSchedule | None = None,
         callback_url: Callable[[Job], str | None] = lambda job: None,
         gate: Gatekeeper | None = None,
+        results: FetchPolicy = RESULT_POLICY,
     ) -> None:
         self._gate = gate
+        self._results = results
         self._store = store
         self._keevx = keevx
         self._adapters = adapters
@@ -116,13 +122,15 @@ class Pipeline:
             )
         if job.status is JobStatus.RECEIVED:
             if self._gate is not None:
-                may_start, position = await self._gate.may_start(job.id)
-                if not may_start:
-                    return await self._wait_in_queue(job, adapter, position)
+                admitted = await self._gate.admit(job)
+                if isinstance(admitted, int):
+                    return await self._wait_in_queue(job, adapter, admitted)
+                job = admitted
             job = await self._show(job, adapter, keep=True)
             if job.status.terminal:
                 return job
-            job = await self._save(job, keep=True, status=JobStatus.UPLOADING)
+            if job.status is JobStatus.RECEIVED:
+                job = await self._save(job, keep=True, status=JobStatus.UPLOADING)
         if job.status is JobStatus.UPLOADING:
             job = await self._upload_and_submit(job, adapter)
         if job.status is JobStatus.SUBMITTED:
@@ -130,6 +138,18 @@ class Pipeline:
         if job.status is JobStatus.SUCCEEDED and job.next_run_at <= self._now():
             job = await self._deliver(job, adapter)
         return job
+
+    async def give_up(self, job_id: int) -> Job | None:
+        """End a job that keeps failing for a reason the bot does not understand, and say so."""
+        job = await self._store.get(job_id)
+        if job is None or job.status.terminal:
+            return job
+        adapter = self._adapters.get(job.platform)
+        if adapter is None:
+            return None
+        return await self._finish(
+            job, adapter, JobStatus.FAILED, error="something went wrong on the bot's side"
+        )
 
     async def _wait_in_queue(self, job: Job, adapter: ChatAdapter, position: int) -> Job:
         """MAX_ACTIVE_TOTAL is reached: show the queue position and look again soon."""
@@ -157,7 +177,15 @@ class Pipeline:
             return await self._retry_later(job, adapter, exc)
         # No status edit here: the request was just shown (a gone chat stopped it then),
         # and on Telegram each edit spends flood-limit budget on the path to Keevx.
-        job = await self._save(job, keep=True, status=JobStatus.SUBMITTING)
+        if job.create_requests:
+            # Only a create that provably made no task is taken back: never send another.
+            log.error("job %s: a create request may already have made a task", job.id)
+            return await self._finish(
+                job, adapter, JobStatus.UNKNOWN, error="Keevx's answer to the request was lost"
+            )
+        job = await self._save(
+            job, keep=True, status=JobStatus.SUBMITTING, create_requests=job.create_requests + 1
+        )
         body = job.request.keevx_body(list(job.image_urls), self._callback_url(job))
         try:
             task_ids = await self._keevx.create(body)
@@ -167,24 +195,60 @@ class Pipeline:
                 job, adapter, JobStatus.UNKNOWN, error="Keevx's answer to the request was lost"
             )
         except ApiRejected as exc:
+            # A refusal made no task either.
+            job = job.evolve(create_requests=job.create_requests - 1)
             return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
         except KeevxError as exc:
-            # Provably not created (never sent, or a retryable status): submit again later.
-            job = await self._save(job, keep=True, status=JobStatus.UPLOADING)
+            # Provably not created (never sent, or 429/500): take it back, submit again later.
+            job = await self._save(
+                job,
+                keep=True,
+                status=JobStatus.UPLOADING,
+                create_requests=job.create_requests - 1,
+            )
             return await self._retry_later(job, adapter, exc)
-        now = self._now()
         log.info("job %s: submitted as %s", job.id, ", ".join(task_ids))
         spooled = job.images
-        job = job.evolve(
-            status=JobStatus.SUBMITTED,
-            tasks=tuple(TaskResult(task_id=t) for t in task_ids),
-            submitted_at=now,
-            images=(),
-            attempts=0,
-        )
-        job = await self._save(job, keep=True, next_run_at=self._schedule.next_check(job, now))
+        job = await self._record_tasks(job, task_ids)
         discard(spooled)
         return await self._show(job, adapter, keep=True)
+
+    async def _record_tasks(self, job: Job, task_ids: list[str]) -> Job:
+        """Commit the tasks Keevx just made; their ids exist nowhere else, so try hard.
+
+        A concurrent write (a cancel) is merged rather than lost: a cancelled job
+        keeps its tasks, so their videos count as spent. A failing store is retried
+        a few times; if it keeps failing the job stays ``submitting`` and becomes
+        ``unknown`` (a callback can still settle it), never submitted again.
+        """
+        tasks = tuple(TaskResult(task_id=t) for t in task_ids)
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            now = self._now()
+            if job.status is JobStatus.SUBMITTING:
+                changes: dict[str, Any] = {
+                    "status": JobStatus.SUBMITTED,
+                    "submitted_at": now,
+                    "images": (),
+                    "attempts": 0,
+                }
+            else:  # cancelled meanwhile: keep the record, nothing more
+                changes = {}
+            job = job.evolve(tasks=tasks, **changes)
+            due = self._schedule.next_check(job, now) if changes else job.next_run_at
+            try:
+                return await self._save(job, keep=not job.status.terminal, next_run_at=due)
+            except Conflict:
+                current = await self._store.get(job.id)
+                if current is None:
+                    raise
+                log.info("job %s: changed while submitting (now %s)", job.id, current.status)
+                job = current
+            except Exception as exc:
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+                log.warning("job %s: tasks not recorded yet (%s), trying again", job.id, exc)
+                await asyncio.sleep(0.2 * attempt)
+        raise Conflict(f"job {job.id} kept changing while its tasks were recorded")
 
     async def _check(self, job: Job, adapter: ChatAdapter) -> Job:
         now = self._now()
@@ -240,8 +304,8 @@ class Pipeline:
         if job.status.terminal:
             return job
         try:
-            ids = await deliver_results(job, adapter, self._http)
-        except RecipientGone as exc:
+            ids = await deliver_results(job, adapter, self._http, policy=self._results)
+        except (RecipientGone, ResultRefused) as exc:
             # Say so where we still can (a status message may be editable where a video
             # may not be posted); _show copes if that fails too.
             return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=str(exc))
@@ -281,9 +345,10 @@ class Pipeline:
         if attempts >= self._timing.max_attempts:
             return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
         log.warning("job %s: attempt %d failed, retrying later: %s", job.id, attempts, exc)
-        return await self._save(
-            job, attempts=attempts, next_run_at=self._now() + self._timing.backoff(attempts)
-        )
+        wait = self._timing.backoff(attempts)
+        if isinstance(exc, RateLimited):  # Keevx said how long; a longer wait than we hold
+            wait = max(wait, timedelta(seconds=exc.retry_after))
+        return await self._save(job, attempts=attempts, next_run_at=self._now() + wait)
 
     async def _finish(
         self, job: Job, adapter: ChatAdapter, status: JobStatus, *, error: str
@@ -312,10 +377,9 @@ class Pipeline:
         return job if keep else await self._save(job)
 
     async def _save(self, job: Job, *, keep: bool = False, **changes: Any) -> Job:
-        """Commit ``changes``; ``keep`` holds the lease for more steps."""
-        lease = self._now() + self._timing.lease if keep else None
+        """Commit ``changes``; ``keep`` holds the lease for more steps, else it is let go."""
         return await self._store.update(
-            job.evolve(updated_at=self._now(), **changes), lease_until=lease
+            job.evolve(updated_at=self._now(), **changes), release=not keep
         )
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bot.callbacks import CALLBACK_PATH, KeevxCallbacks
+from bot.delivery import result_policy
 from bot.durations import Durations
 from bot.errors import ConfigError
 from bot.keevx import KeevxClient, RetryPolicy
@@ -135,6 +136,7 @@ class Core:
             schedule=self.schedule,
             callback_url=callback_url or (lambda job: None),
             gate=gate,
+            results=result_policy(base_url),
         )
         self.poller = Poller(
             self.store,

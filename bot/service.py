@@ -18,11 +18,15 @@ from bot.job import ACTIVE, Job, JobStatus, Target
 from bot.limits import Gatekeeper, Stats
 from bot.pipeline import discard
 from bot.request import Model, Options, VideoRequest
-from storage.base import Conflict, JobStore
+from storage.base import Conflict, JobStore, QuotaExceeded
 
 __all__ = ["JobService"]
 
 log = logging.getLogger(__name__)
+
+# Once the video is made (`succeeded`) it is being delivered: cancelling then would race
+# the post, so the answer is "too late" instead.
+CANCELLABLE = ACTIVE - {JobStatus.SUCCEEDED}
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
@@ -85,15 +89,19 @@ class JobService:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        job, created = await self._store.add(
-            self._new_job(
-                target,
-                request,
-                images=tuple(str(p) for p in spooled),
-                dedupe_key=dedupe_key,
-                extra=extra,
+        try:
+            job, created = await self._add(
+                self._new_job(
+                    target,
+                    request,
+                    images=tuple(str(p) for p in spooled),
+                    dedupe_key=dedupe_key,
+                    extra=extra,
+                )
             )
-        )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         if not created:
             shutil.rmtree(folder, ignore_errors=True)
             log.info("job %s: duplicate of %s, nothing new", job.id, dedupe_key)
@@ -116,7 +124,7 @@ class JobService:
                 field="job",
                 value=job_id,
             )
-        job, created = await self._store.add(
+        job, created = await self._add(
             self._new_job(
                 old.target,
                 old.request,
@@ -137,10 +145,16 @@ class JobService:
         user's, not found, or already finished.
         """
         job = await self._get_for(job_id, user_id, "cancel", force=force)
+        if job.status is JobStatus.SUCCEEDED:
+            raise RequestInvalid(
+                f"Job {job_id}'s video is already made and on its way: it is too late to cancel.",
+                field="job",
+                value=job_id,
+            )
         try:
             cancelled = await self._store.transition(
                 job_id,
-                ACTIVE,
+                CANCELLABLE,
                 status=JobStatus.CANCELLED,
                 error="cancelled by request",
                 finished_at=self._now(),
@@ -149,6 +163,14 @@ class JobService:
                 next_run_at=self._now(),
             )
         except Conflict:
+            current = await self._store.get(job_id)
+            if current is not None and current.status is JobStatus.SUCCEEDED:
+                raise RequestInvalid(
+                    f"Job {job_id}'s video is already made and on its way: "
+                    "it is too late to cancel.",
+                    field="job",
+                    value=job_id,
+                ) from None
             raise RequestInvalid(
                 f"Job {job_id} is already {job.status}: there is nothing to cancel.",
                 field="job",
@@ -199,6 +221,15 @@ class JobService:
         await self._store.set_defaults(
             platform, chat_id, {k: v for k, v in values.items() if v is not None}
         )
+
+    async def _add(self, job: Job) -> tuple[Job, bool]:
+        """Store ``job`` if the requester's fair-use limits allow it, in one atomic step."""
+        quota = self._gate.quota(job.target) if self._gate is not None else None
+        try:
+            return await self._store.add(job, quota=quota)
+        except QuotaExceeded as over:
+            assert self._gate is not None
+            raise self._gate.refusal(over, job.request) from None
 
     def _new_job(
         self,

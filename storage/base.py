@@ -2,27 +2,54 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.errors import StoreError
 from bot.job import Job, JobStatus
 
-__all__ = ["Conflict", "JobStore"]
+__all__ = ["Conflict", "JobStore", "Quota", "QuotaExceeded", "QuotaKind"]
 
 
 class Conflict(StoreError):
     """The job changed since it was read (a cancel raced a step): read it again."""
 
 
+@dataclass(frozen=True)
+class Quota:
+    """Per-user limits a new job must fit, checked in the same step that stores it (0 = none)."""
+
+    max_active: int
+    max_videos: int  # per day, counted from ``day_start``
+    day_start: datetime
+
+
+class QuotaKind(StrEnum):
+    ACTIVE = "active"
+    DAILY_VIDEOS = "daily_videos"
+
+
+class QuotaExceeded(StoreError):
+    """The job was not stored: it would break ``kind``; ``used`` is what the user has."""
+
+    def __init__(self, kind: QuotaKind, *, used: int) -> None:
+        super().__init__(f"over the {kind} quota ({used} used)")
+        self.kind = kind
+        self.used = used
+
+
 class JobStore(Protocol):
     """Durable jobs. Every method is one committed transaction."""
 
-    async def add(self, job: Job) -> tuple[Job, bool]:
+    async def add(self, job: Job, *, quota: Quota | None = None) -> tuple[Job, bool]:
         """Insert ``job`` (its ``id`` is ignored); return the stored job and whether it is new.
 
         A job whose ``dedupe_key`` is already stored is not inserted: the
-        existing one is returned with ``False``.
+        existing one is returned with ``False``. With ``quota``, counting the
+        user's jobs and inserting are one atomic step; a job over it raises
+        :class:`QuotaExceeded` and is not stored.
         """
         ...
 
@@ -30,14 +57,17 @@ class JobStore(Protocol):
 
     async def find(self, dedupe_key: str) -> Job | None: ...
 
-    async def update(
-        self, job: Job, *, lease_until: datetime | None = None, keep_lease: bool = False
-    ) -> Job:
+    async def find_by_task(self, task_id: str) -> Job | None:
+        """The job that holds Keevx task ``task_id``, if any (rare: a scan is fine)."""
+        ...
+
+    async def update(self, job: Job, *, release: bool = False) -> Job:
         """Write every field of ``job`` if nobody wrote it since it was read.
 
         Returns the job with its new version; raises :class:`Conflict` if
-        ``job.version`` is stale. The lease is set to ``lease_until`` (``None``
-        releases it), or left as it is with ``keep_lease``.
+        ``job.version`` is stale (a claim, a cancel or a callback came first).
+        ``release`` also lets go of the job's lease. The lease is not a field:
+        only :meth:`claim_due`, :meth:`renew` and :meth:`release` change it.
         """
         ...
 
@@ -48,8 +78,26 @@ class JobStore(Protocol):
         """
         ...
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Job]:
-        """Lease up to ``limit`` active jobs due by ``now`` whose lease has run out."""
+    async def admit(
+        self, job: Job, *, max_running: int, running: frozenset[JobStatus], now: datetime
+    ) -> Job | None:
+        """Move a waiting job to ``uploading`` if it fits under ``max_running`` jobs in
+        ``running``, older waiting jobs first; atomically. ``None``: no room yet.
+
+        Raises :class:`Conflict` if ``job.version`` is stale.
+        """
+        ...
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta, owner: str) -> list[Job]:
+        """Lease up to ``limit`` active jobs due by ``now`` whose lease has run out to ``owner``."""
+        ...
+
+    async def renew(self, job_id: int, owner: str, until: datetime) -> bool:
+        """Extend ``owner``'s lease on a job to ``until``; ``False``: it is not ``owner``'s."""
+        ...
+
+    async def release(self, job_id: int, owner: str, *, retry_at: datetime | None = None) -> bool:
+        """Let go of ``owner``'s lease (not due before ``retry_at``); ``False``: not ``owner``'s."""
         ...
 
     async def next_due(self) -> datetime | None:
@@ -57,7 +105,10 @@ class JobStore(Protocol):
         ...
 
     async def release_leases(self) -> int:
-        """Drop every lease (at start: leases of a dead process); return how many."""
+        """Drop every lease (at start: leases of a dead process); return how many.
+
+        Only for a store that one process owns (SQLite, under its file lock).
+        """
         ...
 
     async def recent(

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiosqlite
 
 from bot.errors import StoreError
 from bot.job import ACTIVE, Job, JobStatus, Target, TaskResult
 from bot.request import VideoRequest
-from storage.base import Conflict
+from storage.base import Conflict, Quota, QuotaExceeded, QuotaKind
 
 __all__ = ["SqliteJobStore"]
 
@@ -64,6 +65,12 @@ MIGRATIONS: tuple[str, ...] = (
         observed_at REAL NOT NULL
     );
     """,
+    # 3: who holds a job's lease (a worker renews and releases only its own), and how
+    # many create requests may have made a Keevx task for it (never more than one).
+    """
+    ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+    ALTER TABLE jobs ADD COLUMN create_requests INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 DURATIONS_KEPT = 50_000  # rows; older samples are deleted as new ones arrive
@@ -75,7 +82,7 @@ DURATIONS_KEPT = 50_000  # rows; older samples are deleted as new ones arrive
 _LIVE = f"status NOT IN ({', '.join(repr(s.value) for s in JobStatus if s.terminal)})"
 
 SQL_CLAIM = f"""
-UPDATE jobs SET lease_until = :until, version = version + 1
+UPDATE jobs SET lease_owner = :owner, lease_until = :until, version = version + 1
 WHERE id IN (
     SELECT id FROM jobs
     WHERE {_LIVE} AND next_run_at <= :now
@@ -103,9 +110,25 @@ SELECT MIN(t) FROM (
 # cancelled before they reached Keevx (no task yet).
 SQL_VIDEOS_SINCE = """
 SELECT COALESCE(SUM(json_extract(request, '$.count')), 0) FROM jobs
-WHERE platform = ? AND user_id = ? AND created_at >= ?
+WHERE platform = :platform AND user_id = :user_id AND created_at >= :since
   AND status NOT IN ('failed', 'expired')
   AND NOT (status = 'cancelled' AND tasks = '[]')
+"""
+SQL_ACTIVE_OF_USER = f"""
+SELECT COUNT(*) FROM jobs WHERE platform = :platform AND user_id = :user_id AND {_LIVE}
+"""
+# One statement, so counting and inserting cannot be raced (SQLite runs it atomically).
+SQL_ADD_WITHIN = f"""
+WHERE (:max_active = 0 OR ({SQL_ACTIVE_OF_USER}) < :max_active)
+  AND (:max_videos = 0 OR ({SQL_VIDEOS_SINCE}) + :count <= :max_videos)
+"""
+# Admits a waiting job only while fewer than :max_running jobs run, older waiting ones first.
+SQL_ADMIT = """
+UPDATE jobs SET status = :status, updated_at = :now, version = version + 1
+WHERE id = :id AND version = :version AND status = 'received'
+  AND (SELECT COUNT(*) FROM jobs WHERE status IN ({running}))
+    + (SELECT COUNT(*) FROM jobs WHERE status = 'received' AND id < :id) < :max_running
+RETURNING *
 """
 SQL_STATUS_COUNTS = """
 SELECT status, COUNT(*), COALESCE(SUM(json_array_length(delivered_ids)), 0)
@@ -155,6 +178,7 @@ def _columns(job: Job) -> dict[str, Any]:
         "status_message_id": job.status_message_id,
         "delivered_ids": json.dumps(list(job.delivered_ids)),
         "extra": json.dumps(job.extra, ensure_ascii=False),
+        "create_requests": job.create_requests,
     }
 
 
@@ -179,6 +203,7 @@ def _job(row: aiosqlite.Row) -> Job:
             delivered_ids=tuple(json.loads(row["delivered_ids"])),
             dedupe_key=row["dedupe_key"],
             extra=json.loads(row["extra"]),
+            create_requests=row["create_requests"],
             version=row["version"],
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -188,15 +213,33 @@ def _job(row: aiosqlite.Row) -> Job:
 class SqliteJobStore:
     """:class:`storage.base.JobStore` on one aiosqlite connection (one process per file)."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, lock: IO[bytes] | None = None) -> None:
         self._db = db
+        self._lock = lock
 
     @classmethod
-    async def open(cls, path: str, *, busy_timeout_ms: int = 5000) -> SqliteJobStore:
-        """Open (creating if needed) and migrate the database at ``path`` (``":memory:"`` works)."""
+    async def open(
+        cls, path: str, *, busy_timeout_ms: int = 5000, exclusive: bool = False
+    ) -> SqliteJobStore:
+        """Open (creating if needed) and migrate the database at ``path`` (``":memory:"`` works).
+
+        ``exclusive`` is for the process that works the jobs: it holds a lock on
+        ``<path>.lock`` until :meth:`close`, so a second such process on the same file
+        is refused (raises :class:`StoreError`). Leases then need no liveness check:
+        any lease found at start was left by a dead process. Read-only users
+        (``keevx-bot jobs``, ``doctor``) open without it, beside a running bot.
+        """
+        lock = None
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
+            if exclusive:
+                lock = _lock(path)
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except BaseException:
+            if lock is not None:
+                lock.close()
+            raise
         db.row_factory = aiosqlite.Row
         try:
             await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -206,28 +249,57 @@ class SqliteJobStore:
             await _migrate(db)
         except BaseException:
             await db.close()
+            if lock is not None:
+                lock.close()
             raise
-        return cls(db)
+        return cls(db, lock)
 
     async def close(self) -> None:
-        await self._db.close()
+        try:
+            await self._db.close()
+        finally:
+            if self._lock is not None:
+                self._lock.close()  # closing the file lets go of the lock
 
-    async def add(self, job: Job) -> tuple[Job, bool]:
+    async def add(self, job: Job, *, quota: Quota | None = None) -> tuple[Job, bool]:
         columns = _columns(job)
         names = ", ".join(columns)
-        marks = ", ".join(f":{c}" for c in columns)
+        values = ", ".join(f":{c}" for c in columns)
+        params: dict[str, Any] = dict(columns)
+        where = "WHERE true"
+        if quota is not None:
+            where = SQL_ADD_WITHIN
+            params |= {
+                "max_active": quota.max_active,
+                "max_videos": quota.max_videos,
+                "since": quota.day_start.timestamp(),
+                "count": job.request.count,
+            }
         async with self._db.execute(
-            f"INSERT INTO jobs ({names}) VALUES ({marks}) "
+            f"INSERT INTO jobs ({names}) SELECT {values} {where} "
             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING *",
-            columns,
+            params,
         ) as cursor:
             row = await cursor.fetchone()
         if row is not None:
             return _job(row), True
-        existing = await self.find(job.dedupe_key or "")
-        if existing is None:
+        if job.dedupe_key is not None and (existing := await self.find(job.dedupe_key)):
+            return existing, False
+        if quota is None:
             raise StoreError("job was neither inserted nor found")
-        return existing, False
+        raise await self._over(job, quota)
+
+    async def _over(self, job: Job, quota: Quota) -> QuotaExceeded:
+        """Which limit refused ``job`` (read after the refusal, so only the numbers may race)."""
+        who = {"platform": job.target.platform, "user_id": job.target.user_id}
+        active = await self._scalar(SQL_ACTIVE_OF_USER, who)
+        if quota.max_active and active >= quota.max_active:
+            return QuotaExceeded(QuotaKind.ACTIVE, used=active)
+        since = quota.day_start.timestamp()
+        return QuotaExceeded(
+            QuotaKind.DAILY_VIDEOS,
+            used=await self._scalar(SQL_VIDEOS_SINCE, who | {"since": since}),
+        )
 
     async def get(self, job_id: int) -> Job | None:
         return await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -235,22 +307,47 @@ class SqliteJobStore:
     async def find(self, dedupe_key: str) -> Job | None:
         return await self._one("SELECT * FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
 
-    async def update(
-        self, job: Job, *, lease_until: datetime | None = None, keep_lease: bool = False
-    ) -> Job:
+    async def find_by_task(self, task_id: str) -> Job | None:
+        return await self._one(
+            "SELECT * FROM jobs WHERE EXISTS (SELECT 1 FROM json_each(jobs.tasks) "
+            "WHERE json_extract(value, '$.task_id') = ?) LIMIT 1",
+            (task_id,),
+        )
+
+    async def update(self, job: Job, *, release: bool = False) -> Job:
         columns = _columns(job)
         sets = ", ".join(f"{c} = :{c}" for c in columns)
-        if not keep_lease:
-            sets += ", lease_until = :lease"
-        params = {**columns, "id": job.id, "version": job.version, "lease": _ts(lease_until)}
+        if release:
+            sets += ", lease_owner = NULL, lease_until = NULL"
         row = await self._one(
             f"UPDATE jobs SET {sets}, version = version + 1 "
             "WHERE id = :id AND version = :version RETURNING *",
-            params,
+            {**columns, "id": job.id, "version": job.version},
         )
         if row is None:
             raise Conflict(f"job {job.id} changed since it was read")
         return row
+
+    async def admit(
+        self, job: Job, *, max_running: int, running: frozenset[JobStatus], now: datetime
+    ) -> Job | None:
+        states = ", ".join(f"'{s.value}'" for s in running)
+        row = await self._one(
+            SQL_ADMIT.format(running=states),
+            {
+                "id": job.id,
+                "version": job.version,
+                "status": JobStatus.UPLOADING.value,
+                "now": now.timestamp(),
+                "max_running": max_running,
+            },
+        )
+        if row is not None:
+            return row
+        current = await self.get(job.id)
+        if current is None or current.version != job.version:
+            raise Conflict(f"job {job.id} changed since it was read")
+        return None
 
     async def transition(self, job_id: int, allowed: frozenset[JobStatus], **changes: Any) -> Job:
         sets = ", ".join(f"{c} = :{c}" for c in changes)
@@ -268,11 +365,31 @@ class SqliteJobStore:
             raise StoreError(f"job {job_id} does not exist")
         raise Conflict(f"job {job_id} is {current.status}")
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Job]:
-        params = {"now": now.timestamp(), "until": (now + lease).timestamp(), "limit": limit}
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta, owner: str) -> list[Job]:
+        params = {
+            "now": now.timestamp(),
+            "until": (now + lease).timestamp(),
+            "limit": limit,
+            "owner": owner,
+        }
         async with self._db.execute(SQL_CLAIM, params) as cursor:
             rows = await cursor.fetchall()
         return sorted((_job(r) for r in rows), key=lambda j: j.next_run_at)
+
+    async def renew(self, job_id: int, owner: str, until: datetime) -> bool:
+        async with self._db.execute(
+            "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ?",
+            (until.timestamp(), job_id, owner),
+        ) as cursor:
+            return cursor.rowcount == 1
+
+    async def release(self, job_id: int, owner: str, *, retry_at: datetime | None = None) -> bool:
+        async with self._db.execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, "
+            "next_run_at = MAX(next_run_at, COALESCE(?, 0)) WHERE id = ? AND lease_owner = ?",
+            (_ts(retry_at), job_id, owner),
+        ) as cursor:
+            return cursor.rowcount == 1
 
     async def next_due(self) -> datetime | None:
         async with self._db.execute(SQL_NEXT_DUE) as cursor:
@@ -281,7 +398,7 @@ class SqliteJobStore:
 
     async def release_leases(self) -> int:
         async with self._db.execute(
-            "UPDATE jobs SET lease_until = NULL WHERE lease_until IS NOT NULL"
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_until IS NOT NULL"
         ) as cursor:
             return cursor.rowcount
 
@@ -316,7 +433,10 @@ class SqliteJobStore:
         return await self._scalar(sql, params)
 
     async def videos_since(self, platform: str, user_id: str, since: datetime) -> int:
-        return await self._scalar(SQL_VIDEOS_SINCE, (platform, user_id, since.timestamp()))
+        return await self._scalar(
+            SQL_VIDEOS_SINCE,
+            {"platform": platform, "user_id": user_id, "since": since.timestamp()},
+        )
 
     async def queue_position(self, job_id: int) -> int:
         return 1 + await self._scalar(
@@ -328,8 +448,9 @@ class SqliteJobStore:
             rows = await cursor.fetchall()
         return {JobStatus(r[0]): (int(r[1]), int(r[2])) for r in rows}
 
-    async def _scalar(self, sql: str, params: Iterable[Any]) -> int:
-        async with self._db.execute(sql, tuple(params)) as cursor:
+    async def _scalar(self, sql: str, params: Iterable[Any] | dict[str, Any]) -> int:
+        bound = params if isinstance(params, dict) else tuple(params)
+        async with self._db.execute(sql, bound) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
@@ -373,6 +494,20 @@ class SqliteJobStore:
     async def _many(self, sql: str, params: Iterable[Any]) -> list[Job]:
         async with self._db.execute(sql, tuple(params)) as cursor:
             return [_job(r) for r in await cursor.fetchall()]
+
+
+def _lock(path: str) -> IO[bytes]:
+    """Hold an exclusive lock beside the database; the OS drops it when the process dies."""
+    handle = open(f"{path}.lock", "ab")  # noqa: SIM115 - held open until close()
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreError(
+            f"another keevx-bot process is already running on {path}: stop it first "
+            "(one process per SQLite file)"
+        ) from None
+    return handle
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:

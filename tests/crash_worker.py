@@ -70,8 +70,8 @@ def arm(core: Core) -> None:
     store, keevx = core.store, core.keevx
     real_add, real_update, real_create = store.add, store.update, keevx.create
 
-    async def add(job: Job) -> tuple[Job, bool]:
-        result = await real_add(job)
+    async def add(job: Job, **kwargs: Any) -> tuple[Job, bool]:
+        result = await real_add(job, **kwargs)
         if CRASH_AT == JobStatus.RECEIVED:
             die()
         return result

@@ -36,7 +36,7 @@ REQUEST = VideoRequest(
     image_count=1,
 )
 KIND = kind_of(REQUEST)
-PARAMS = {"now": 0.0, "until": 0.0, "limit": 8}
+PARAMS = {"now": 0.0, "until": 0.0, "limit": 8, "owner": "w"}
 
 
 def submitted(request: VideoRequest = REQUEST) -> Job:
@@ -252,10 +252,11 @@ async def test_poller_queries_use_the_due_index(tmp_path: Path) -> None:
         ids.append(added.id)
     late, mid, early = [await store.get(i) for i in ids]
     assert late and mid and early
-    await store.update(mid, lease_until=T0 + timedelta(seconds=20))
-    await store.update(early, lease_until=T0 + timedelta(seconds=3))
+    assert len(await store.claim_due(T0 + timedelta(seconds=5), 8, timedelta(0), "w")) == 2
+    assert await store.renew(mid.id, "w", T0 + timedelta(seconds=20))
+    assert await store.renew(early.id, "w", T0 + timedelta(seconds=3))
     assert await store.next_due() == T0 + timedelta(seconds=3)  # early's lease runs out first
-    claimed = await store.claim_due(T0 + timedelta(seconds=4), 8, timedelta(seconds=100))
+    claimed = await store.claim_due(T0 + timedelta(seconds=4), 8, timedelta(seconds=100), "x")
     assert [j.id for j in claimed] == [early.id]  # mid is still leased, late not yet due
     assert await store.next_due() == T0 + timedelta(seconds=10)
     await store.close()

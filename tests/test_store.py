@@ -104,21 +104,21 @@ async def test_claim_leases_each_job_once(store: SqliteJobStore) -> None:
     due, _ = await store.add(new_job())
     later, _ = await store.add(new_job(next_run_at=T0 + timedelta(minutes=5)))
     done, _ = await store.add(new_job(status=JobStatus.DELIVERED))
-    claimed = await store.claim_due(T0, 10, timedelta(minutes=1))
+    claimed = await store.claim_due(T0, 10, timedelta(minutes=1), "w")
     assert [j.id for j in claimed] == [due.id]
-    assert await store.claim_due(T0, 10, timedelta(minutes=1)) == []  # leased
+    assert await store.claim_due(T0, 10, timedelta(minutes=1), "w") == []  # leased
     assert await store.next_due() == T0 + timedelta(minutes=1)
     # The lease runs out: claimable again, with the later job now due too.
-    again = await store.claim_due(T0 + timedelta(minutes=6), 10, timedelta(minutes=1))
+    again = await store.claim_due(T0 + timedelta(minutes=6), 10, timedelta(minutes=1), "w")
     assert {j.id for j in again} == {due.id, later.id}
     assert done.id not in {j.id for j in again}
 
 
 async def test_release_leases_makes_jobs_claimable(store: SqliteJobStore) -> None:
     await store.add(new_job())
-    await store.claim_due(T0, 10, timedelta(hours=1))
+    await store.claim_due(T0, 10, timedelta(hours=1), "w")
     assert await store.release_leases() == 1
-    assert len(await store.claim_due(T0, 10, timedelta(hours=1))) == 1
+    assert len(await store.claim_due(T0, 10, timedelta(hours=1), "w")) == 1
 
 
 async def test_stale_write_conflicts(store: SqliteJobStore) -> None:
