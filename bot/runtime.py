@@ -95,7 +95,7 @@ class Core:
         self.http = await self._stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
         )
-        self.store = await open_store(settings.database_url)
+        self.store = await open_store(settings.database_url, worker=True)
         self._stack.push_async_callback(self.store.close)
         spool = _spool_folder(settings.database_url, self._stack)
         self.keevx = KeevxClient(

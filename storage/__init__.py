@@ -12,15 +12,16 @@ from storage.sqlite import SqliteJobStore
 __all__ = ["Conflict", "JobStore", "SqliteJobStore", "open_store"]
 
 
-async def open_store(database_url: str) -> JobStore:
+async def open_store(database_url: str, *, worker: bool = False) -> JobStore:
     """Open the store a ``DATABASE_URL`` names (SQLite for now).
 
-    Raises :class:`StoreError` naming the file and the reason when it cannot be
-    opened (not a database, unreadable, its folder not creatable), so the CLI
-    prints one line instead of the driver's traceback.
+    ``worker`` is for the process that works the jobs (the bot, the demo): with SQLite
+    it must be the only one on the file. Raises :class:`StoreError` naming the file and
+    the reason when it cannot be opened (not a database, unreadable, its folder not
+    creatable, another bot on it), so the CLI prints one line instead of a traceback.
     """
     path = sqlite_path(database_url)
     try:
-        return await SqliteJobStore.open(path)
+        return await SqliteJobStore.open(path, exclusive=worker)
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"cannot open the database {path}: {exc}") from exc

@@ -4,6 +4,8 @@ Run as ``python -m tests.crash_worker`` with the settings in the environment, pl
 CRASH_AT (a job status, ``created`` for "the create answer arrived but was not
 committed", ``sending`` / ``sent`` for "inside the platform send"), JOBS (how many
 to submit; 0 on a restart) and DELIVERIES (a file: one line per video posted).
+SEND_SECONDS makes each send that slow (it prints ``sending <job id>`` as it starts)
+and LEASE_SECONDS shortens the job lease, for killing a process mid-delivery.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from adapters.base import Video
 from bot.job import Job, JobStatus, Target
+from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.settings import Settings
 from tests.support import photo, submit
 
 CRASH_AT = os.environ.get("CRASH_AT", "")
+SEND_SECONDS = float(os.environ.get("SEND_SECONDS", "0"))
 
 
 def die() -> None:
@@ -56,6 +61,9 @@ class FileAdapter:
     async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
         if CRASH_AT == "sending":
             die()
+        if SEND_SECONDS:
+            print(f"sending {job.id}", flush=True)
+            await asyncio.sleep(SEND_SECONDS)
         with self.path.open("a") as out:
             out.write(f"{job.id}\n" * len(videos))
             out.flush()
@@ -97,7 +105,14 @@ async def main() -> int:
     settings = Settings.from_env()
     jobs = int(os.environ.get("JOBS", "0"))
     work = Path(os.environ["WORK"])
-    async with Core(settings) as core:
+    timing = None
+    if lease := float(os.environ.get("LEASE_SECONDS", "0")):
+        timing = Timing(
+            poll_interval=timedelta(seconds=settings.poll_interval),
+            poll_timeout=timedelta(seconds=settings.poll_timeout),
+            lease=timedelta(seconds=lease),
+        )
+    async with Core(settings, timing=timing) as core:
         arm(core)
         for n in range(jobs):  # all in before the poller starts at attach()
             photo(work, f"in-{n}.jpg")

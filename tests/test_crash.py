@@ -76,6 +76,7 @@ async def test_kill_and_restart(crash_at: str, tmp_path: Path) -> None:
     else:
         assert len(jobs) == JOBS
     outcome = Counter(j.status for j in jobs)
+    assert all(j.create_requests <= 1 for j in jobs)  # never a second create that may charge
     posted = Counter(int(line) for line in deliveries.read_text().split())
     if crash_at == "submitting":
         # Killed after committing `submitting`, before the POST: the restart cannot know

@@ -219,7 +219,7 @@ async def test_the_poller_survives_a_failing_store(settings: Settings, tmp_path:
                 raise sqlite3.OperationalError("database is locked")
             return await real_claim(*args)
 
-        core.store.claim_due = flaky_claim  # type: ignore[method-assign]
+        core.store.claim_due = flaky_claim  # type: ignore[method-assign,assignment]
         await core.attach(adapter)
         job = await submit(core.service, tmp_path)
         await adapter.wait(job.id, timeout=10)

@@ -92,6 +92,7 @@ async def test_hundred_jobs_on_both_platforms_through_faults(settings: Settings)
     # One task per job, none created twice.
     per_job = Counter(t.request["callback_url"].split("/")[-2] for t in sandbox.tasks.values())
     assert len(per_job) == 2 * JOBS_EACH and set(per_job.values()) == {1}
+    assert {j.create_requests for j in jobs} == {1}  # the store's own count agrees
     # Exactly one video message per job on each platform.
     videos = Counter(c.params["chat_id"] for c in tg.calls_of("sendVideo") if c.status == 200)
     assert len(videos) == JOBS_EACH and set(videos.values()) == {1}
