@@ -1,6 +1,7 @@
 """keevx-bot: photos in, AI videos out, in Telegram and Discord chats."""
 
 from bot.errors import (
+    ApiProtocolError,
     ApiRejected,
     ApiTimeout,
     ApiUnavailable,
@@ -21,6 +22,7 @@ from bot.service import JobService
 from bot.settings import Settings
 
 __all__ = [
+    "ApiProtocolError",
     "ApiRejected",
     "ApiTimeout",
     "ApiUnavailable",

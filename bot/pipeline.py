@@ -62,8 +62,8 @@ def explain(error: KeevxError) -> str:
     """A sentence for the requester; never a URL or a key."""
     if isinstance(error, ApiRejected) and error.kind is not None:
         return f"{_REJECTIONS[error.kind]}."
-    if isinstance(error, ApiRejected):
-        return f"Keevx refused the request (code {error.code}, HTTP {error.status})."
+    if isinstance(error, ApiRejected):  # its code and HTTP status are in the log, not here
+        return "Keevx refused the request."
     return "Keevx could not be reached."
 
 
@@ -172,6 +172,7 @@ class Pipeline:
                 urls.append(uploaded.url)
                 job = await self._save(job, keep=True, image_urls=tuple(urls))
         except ApiRejected as exc:
+            log.warning("job %s: upload refused: %s", job.id, exc)
             return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
         except KeevxError as exc:
             return await self._retry_later(job, adapter, exc)
@@ -195,7 +196,7 @@ class Pipeline:
                 job, adapter, JobStatus.UNKNOWN, error="Keevx's answer to the request was lost"
             )
         except ApiRejected as exc:
-            # A refusal made no task either.
+            log.warning("job %s: create refused: %s", job.id, exc)  # it made no task either
             job = job.evolve(create_requests=job.create_requests - 1)
             return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
         except KeevxError as exc:

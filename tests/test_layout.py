@@ -34,6 +34,7 @@ def test_any_module_can_be_imported_first() -> None:
 def test_public_names_are_pinned() -> None:
     assert bot.__all__ == sorted(bot.__all__)
     assert set(bot.__all__) == {
+        "ApiProtocolError",
         "ApiRejected",
         "ApiTimeout",
         "ApiUnavailable",
