@@ -7,13 +7,14 @@ import logging
 import shutil
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot.errors import RequestInvalid
-from bot.images import ImageFile, prepare_image
+from bot.images import DECODES_AT_ONCE, ImageFile, prepare_image
 from bot.job import ACTIVE, Job, JobStatus, Target
 from bot.limits import Gatekeeper, Stats
 from bot.pipeline import discard
@@ -27,6 +28,11 @@ log = logging.getLogger(__name__)
 # Once the video is made (`succeeded`) it is being delivered: cancelling then would race
 # the post, so the answer is "too late" instead.
 CANCELLABLE = ACTIVE - {JobStatus.SUCCEEDED}
+
+# Image checks run here, not in the loop's default executor: they wait their turn for
+# one of the few decodes bot.images allows at once, and waiting there would starve
+# the DNS look-ups and file work that share the default executor.
+_IMAGE_THREADS = ThreadPoolExecutor(max_workers=DECODES_AT_ONCE, thread_name_prefix="image")
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
@@ -85,7 +91,9 @@ class JobService:
         folder = self._spool / uuid.uuid4().hex
         folder.mkdir(parents=True)
         try:
-            spooled = await asyncio.to_thread(_spool_images, images, folder)
+            spooled = await asyncio.get_running_loop().run_in_executor(
+                _IMAGE_THREADS, _spool_images, images, folder
+            )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise

@@ -433,3 +433,29 @@ async def test_an_attachment_goes_to_disk_not_into_memory(dc: Bot, host: FileHos
     assert text == "The photo is not an image I can read: send a JPG, PNG or WebP photo."
     assert host.sent["zeros.png"] == size  # all of it was fetched
     assert peak < 12 * MB, f"{peak / MB:.0f} MB of Python memory for a {size // MB} MB file"
+
+
+async def test_image_checks_wait_in_their_own_threads(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six requests at once: their checks queue on the image threads, never in the loop's
+    default executor, which DNS look-ups and file work need meanwhile."""
+    import bot.service
+    from bot.runtime import Core
+    from tests.support import submit
+
+    threads: set[str] = set()
+    real = bot.service.prepare_image
+
+    def recording(path: Path, **kwargs: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(bot.service, "prepare_image", recording)
+    async with Core(settings) as core:
+        jobs = await asyncio.gather(
+            *(submit(core.service, tmp_path / str(n), user=f"u{n}") for n in range(6))
+        )
+    assert len(jobs) == 6
+    assert threads and all(name.startswith("image") for name in threads), threads
+    assert len(threads) <= DECODES_AT_ONCE
