@@ -53,6 +53,7 @@ async def test_forged_or_unknown_callbacks_change_nothing(
         job = await submit(core.service, tmp_path)
         while (current := await core.service.get(job.id)) and current.status != JobStatus.SUBMITTED:
             await adapter_tick()
+        assert current is not None
         url = next(iter(sandbox.tasks.values())).request["callback_url"]
         body = {"code": 0, "data": {"task_id": current.tasks[0].task_id, "status": "SUCCEEDED"}}
         async with httpx.AsyncClient() as http:

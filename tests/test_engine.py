@@ -20,6 +20,7 @@ from bot.limits import RUNNING
 from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.sandbox import Sandbox
+from bot.sandbox.models import RecordedCall
 from bot.settings import Settings
 from storage import Conflict, SqliteJobStore
 from tests.support import RecordingAdapter, free_port, submit
@@ -37,7 +38,7 @@ def timing(settings: Settings, **changes: Any) -> Timing:
     )
 
 
-def creates(sandbox: Sandbox) -> list[object]:
+def creates(sandbox: Sandbox) -> list[RecordedCall]:
     return [c for c in sandbox.calls if c.method == "POST" and c.path.endswith("/image_to_video")]
 
 

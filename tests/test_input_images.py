@@ -440,12 +440,13 @@ async def test_image_checks_wait_in_their_own_threads(
 ) -> None:
     """Six requests at once: their checks queue on the image threads, never in the loop's
     default executor, which DNS look-ups and file work need meanwhile."""
+    import bot.images
     import bot.service
     from bot.runtime import Core
     from tests.support import submit
 
     threads: set[str] = set()
-    real = bot.service.prepare_image
+    real = bot.images.prepare_image
 
     def recording(path: Path, **kwargs: Any) -> Any:
         threads.add(threading.current_thread().name)

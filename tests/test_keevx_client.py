@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,14 +39,14 @@ class FakeClock:
         self.waits.append(seconds)
 
 
-def make_client(handler: Handler, clock: FakeClock, **retry: float) -> KeevxClient:
+def make_client(handler: Handler, clock: FakeClock, **retry: Any) -> KeevxClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return KeevxClient(
         "sk-secret",
         BASE,
         http=http,
         retry=RetryPolicy(**retry),
-        sleep=clock.sleep,  # type: ignore[arg-type]
+        sleep=clock.sleep,
     )
 
 

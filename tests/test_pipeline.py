@@ -16,11 +16,12 @@ from bot.job import JobStatus
 from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.sandbox import Sandbox
+from bot.sandbox.models import RecordedCall
 from bot.settings import Settings
 from tests.support import RecordingAdapter, submit
 
 
-def creates(sandbox: Sandbox) -> list[object]:
+def creates(sandbox: Sandbox) -> list[RecordedCall]:
     return [c for c in sandbox.calls if c.method == "POST" and c.path.endswith("/image_to_video")]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,9 +50,9 @@ def new_job(**changes: object) -> Job:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> SqliteJobStore:
+async def store(tmp_path: Path) -> AsyncIterator[SqliteJobStore]:
     opened = await SqliteJobStore.open(str(tmp_path / "sub" / "jobs.db"))
-    yield opened  # type: ignore[misc]
+    yield opened
     await opened.close()
 
 
