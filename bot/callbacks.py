@@ -5,19 +5,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
+import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
 from bot.job import Job, JobStatus, TaskResult
+from bot.keevx import valid_task_id
+from bot.request import VideoRequest
 from storage.base import Conflict, JobStore
 
-__all__ = ["CALLBACK_PATH", "KeevxCallbacks"]
+__all__ = ["CALLBACK_PATH", "Announced", "KeevxCallbacks", "matches_request"]
 
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/keevx/callback/{job_id}/{token}"
+
+# Plain ASCII digits that fit SQLite's integer, and the token's own shape.
+_JOB_ID = re.compile(r"[0-9]{1,18}")
+_TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
 class KeevxCallbacks:
@@ -25,7 +35,9 @@ class KeevxCallbacks:
 
     Each URL carries a token derived from a secret, so a stranger cannot
     make the bot poll; a callback only moves the job's next status check to
-    now, and the poller's own query decides what happened.
+    now, and the poller's own query decides what happened. Without a secret
+    (the sandbox has no API key) a random one is drawn: the URLs then last as
+    long as the process, as the sandbox's tasks do.
     """
 
     def __init__(
@@ -39,6 +51,7 @@ class KeevxCallbacks:
     ) -> None:
         self._store = store
         self._public_url = public_url.rstrip("/")
+        secret = secret or secrets.token_urlsafe(32)
         self._key = hashlib.sha256(b"keevx-bot callback\0" + secret.encode()).digest()
         self._now = now
         self._wake = wake
@@ -52,24 +65,25 @@ class KeevxCallbacks:
 
     async def handle(self, request: web.Request) -> web.Response:
         raw_id, token = request.match_info["job_id"], request.match_info["token"]
-        if not raw_id.isdigit() or not hmac.compare_digest(token, self.token(int(raw_id))):
-            return web.json_response({"code": 404, "msg": "not found"}, status=404)
+        # The shapes first: int() and compare_digest raise on odd input ("²", 5000 digits).
+        valid = _JOB_ID.fullmatch(raw_id) and _TOKEN.fullmatch(token)
+        if not valid or not hmac.compare_digest(token, self.token(int(raw_id))):
+            return _answer(404, "not found")
         job_id = int(raw_id)
         try:
-            body = await request.json()
-            task_id = str(body["data"]["task_id"])
-        except (ValueError, KeyError, TypeError):
-            return web.json_response({"code": 400, "msg": "bad callback"}, status=400)
+            announced = Announced.parse(await request.json())
+        except (ValueError, KeyError, TypeError, RecursionError):
+            return _answer(400, "bad callback")
+        task_id = announced.task_id
         for _ in range(3):  # a concurrent write (another callback, the poller) means: read again
             job = await self._store.get(job_id)
             if job is None or (job.status.terminal and job.status is not JobStatus.UNKNOWN):
-                return web.json_response({"code": 0, "msg": "ignored"})
+                return _answer(200, "ignored")
             known = task_id in {t.task_id for t in job.tasks}
-            if not known and not _adoptable(job):
-                log.info("job %s: callback for a task it does not know, ignored", job_id)
-                return web.json_response({"code": 0, "msg": "ignored"})
+            if not known and not await self._may_adopt(job, announced):
+                return _answer(200, "ignored")
             if known and job.status is not JobStatus.SUBMITTED:
-                return web.json_response({"code": 0, "msg": "ignored"})
+                return _answer(200, "ignored")
             changes: dict[str, object] = {"next_run_at": self._now()}
             if not known:
                 # The create answer was lost, but the task exists: this URL is this job's alone.
@@ -89,7 +103,77 @@ class KeevxCallbacks:
             log.info("job %s: callback for %s, checking now", job_id, task_id)
             self._wake()
             break
-        return web.json_response({"code": 0, "msg": "ok"})
+        return _answer(200, "ok")
+
+    async def _may_adopt(self, job: Job, announced: Announced) -> bool:
+        """Whether ``job`` may take the task a callback announces (its create answer was lost).
+
+        Whoever holds the URL could name any task, so only one no other job holds,
+        and whose reported shape (when the callback carries it) fits the request.
+        """
+        if not _adoptable(job):
+            reason = "a task it does not know"
+        elif (owner := await self._store.find_by_task(announced.task_id)) is not None:
+            reason = f"a task of job {owner.id}"
+        elif not matches_request(
+            job.request,
+            duration=announced.duration,
+            width=announced.width,
+            height=announced.height,
+        ):
+            reason = "a task that does not match its request"
+        else:
+            return True
+        log.info("job %s: callback for %s, ignored", job.id, reason)
+        return False
+
+
+@dataclass(frozen=True)
+class Announced:
+    """What a callback says about a task: its id and, if present, the video's shape."""
+
+    task_id: str
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @classmethod
+    def parse(cls, body: Any) -> Announced:
+        """Read Keevx's callback body; raises ``ValueError``/``KeyError``/``TypeError``."""
+        data = body["data"]
+        task_id = data["task_id"]
+        if not valid_task_id(task_id):
+            raise ValueError("not a Keevx task id")
+        return cls(
+            task_id=task_id,
+            duration=_number(data.get("duration")),
+            width=_whole(data.get("width")),
+            height=_whole(data.get("height")),
+        )
+
+
+def matches_request(
+    request: VideoRequest,
+    *,
+    duration: float | None,
+    width: int | None,
+    height: int | None,
+) -> bool:
+    """Whether a video of this shape could be ``request``'s; what is unknown does not refuse.
+
+    Durations of one model differ by 2 s or more, so half a second tells them apart.
+    """
+    if duration is not None and abs(duration - request.duration) > 0.5:
+        return False
+    if width and height and width != height:
+        across, _, down = request.aspect_ratio.partition(":")
+        if (width > height) != (int(across) > int(down)):
+            return False
+    return True
+
+
+def _answer(status: int, msg: str) -> web.Response:
+    return web.json_response({"code": 0 if status == 200 else status, "msg": msg}, status=status)
 
 
 def _adoptable(job: Job) -> bool:
@@ -97,3 +181,12 @@ def _adoptable(job: Job) -> bool:
     if job.status is JobStatus.UNKNOWN:
         return True
     return bool(job.extra.get("adopted")) and len(job.tasks) < job.request.count
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _whole(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None and number.is_integer() else None

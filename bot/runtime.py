@@ -118,7 +118,7 @@ class Core:
             callbacks = KeevxCallbacks(
                 self.store,
                 public_url=settings.public_url,
-                secret=api_key,
+                secret=settings.keevx_api_key,  # none in the sandbox: a random one
                 now=utcnow,
                 wake=lambda: self.poller.wake(),
             )

@@ -1,5 +1,5 @@
-"""The bot's web server facing strangers: slow and idle sockets, the webhook secret in
-logs, and a corrupt database."""
+"""The bot's web server facing strangers: slow and idle sockets, odd callback paths,
+forged and misdirected callbacks, the webhook secret in logs, and a corrupt database."""
 
 from __future__ import annotations
 
@@ -10,18 +10,25 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from aiohttp import web
 
 from adapters.telegram import TelegramAdapter
+from bot.callbacks import KeevxCallbacks
+from bot.job import Job, JobStatus, Target
+from bot.request import build_request, parse_command
 from bot.runtime import Core
 from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.web import WebLimits, WebServer
+from tests.conftest import API_KEY
 from tests.fakes.telegram import FakeTelegram
+from tests.support import RecordingAdapter, free_port, submit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -177,6 +184,144 @@ async def test_a_generated_webhook_secret_never_reaches_a_log_line(
         root.removeHandler(lines)
     assert any("setWebhook" in line for line in lines.lines)  # PTB logged its parameters
     assert [line for line in lines.lines if secret in line] == []
+
+
+# -- 15, 16, 17: callbacks ------------------------------------------------------------------
+
+
+def callback_settings(settings: Settings, **changes: Any) -> Settings:
+    port = free_port()
+    return dataclasses.replace(
+        settings, port=port, public_url=f"http://127.0.0.1:{port}", poll_interval=3600, **changes
+    )
+
+
+def callbacks_of(core: Core, secret: str = API_KEY) -> KeevxCallbacks:
+    """Callback URLs as the bot makes them with ``secret``."""
+    return KeevxCallbacks(
+        core.store,
+        public_url=core.settings.public_url,
+        secret=secret,
+        now=lambda: datetime.now(UTC),
+        wake=lambda: None,
+    )
+
+
+async def test_odd_callback_paths_answer_404_without_an_error_line(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = callback_settings(settings)
+    deep = b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    async with Core(settings) as core:
+        await core.start_web()
+        token = callbacks_of(core).token(999)
+        base = f"{settings.public_url}/keevx/callback"
+        async with httpx.AsyncClient() as http:
+            odd = [
+                (await http.post(f"{base}/{'9' * 5000}/{'0' * 32}", json={})).status_code,
+                (await http.post(f"{base}/²/x", json={})).status_code,
+                (await http.post(f"{base}/١٢/{'0' * 32}", json={})).status_code,  # Arabic digits
+                (await http.post(f"{base}/999/{'é' * 32}", json={})).status_code,
+                (await http.post(f"{base}/999/{token}x", json={})).status_code,
+            ]
+            nested = await http.post(f"{base}/999/{token}", content=deep)
+    assert odd == [404] * 5
+    assert nested.status_code == 400
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_sandbox_callback_tokens_cannot_be_computed_offline(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings = callback_settings(
+        settings, keevx_sandbox=True, keevx_api_key="", sandbox_delay=0.2, poll_timeout=600
+    )
+    adapter = RecordingAdapter()
+    async with Core(settings) as core:
+        await core.attach(adapter)
+        forged = callbacks_of(core, secret="sandbox").token(1)
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(
+                f"{settings.public_url}/keevx/callback/1/{forged}",
+                json={"data": {"task_id": "i2v-forged", "status": "SUCCEEDED"}},
+            )
+        assert answer.status_code == 404
+        # The bot's own URLs still work: with polls an hour apart, only the callback
+        # makes the bot look at the task.
+        job = await submit(core.service, tmp_path)
+
+        async def checked() -> bool:
+            current = await core.service.get(job.id)
+            return (
+                current is not None and bool(current.tasks) and all(t.done for t in current.tasks)
+            )
+
+        async with asyncio.timeout(60):
+            while not await checked():
+                await asyncio.sleep(0.05)
+
+
+async def test_an_unknown_job_adopts_only_a_task_that_fits_it(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    settings = callback_settings(settings)
+    sandbox.config = dataclasses.replace(sandbox.config, delay=3600)
+    adapter = RecordingAdapter()
+    async with Core(settings) as core:
+        await core.attach(adapter)
+        other = await submit(core.service, tmp_path, user="someone-else")
+        while (current := await core.service.get(other.id)) and not current.tasks:
+            await asyncio.sleep(0.02)
+        assert current is not None
+        other_task = current.tasks[0].task_id
+        # A job whose create answer was lost: 9:16, 6 s.
+        command = parse_command("dance --ar 9:16 --duration 6")
+        now = datetime.now(UTC)
+        lost, _ = await core.store.add(
+            Job(
+                id=0,
+                target=Target(platform="test", chat_id="chat-2", user_id="user-2"),
+                request=build_request(command.prompt, command.options, 1),
+                status=JobStatus.UNKNOWN,
+                created_at=now,
+                updated_at=now,
+                next_run_at=now,
+                error="Keevx's answer was lost",
+            )
+        )
+        url = callbacks_of(core).url_for(lost)
+        sent = next(iter(sandbox.tasks.values())).request["callback_url"]
+        assert sent == callbacks_of(core).url_for(other)  # the tokens are the bot's own
+
+        async def post(data: dict[str, Any]) -> int:
+            async with httpx.AsyncClient() as http:
+                return (await http.post(url, json={"code": 0, "data": data})).status_code
+
+        assert await post({"task_id": other_task, "status": "SUCCEEDED"}) == 200
+        after = await core.store.get(lost.id)  # another user's task is not taken
+        assert after is not None and after.status is JobStatus.UNKNOWN and after.tasks == ()
+        refused = [
+            await post({"task_id": "../../etc/passwd"}),
+            await post({"task_id": "i2v-" + "a" * 200}),
+            await post({"task_id": "i2v-longer", "duration": 10}),
+            await post({"task_id": "i2v-landscape", "width": 1280, "height": 720}),
+        ]
+        after = await core.store.get(lost.id)
+        assert refused == [400, 400, 200, 200]
+        assert after is not None and after.status is JobStatus.UNKNOWN and after.tasks == ()
+        unchanged = await core.store.get(other.id)
+        assert unchanged is not None and unchanged.tasks == current.tasks
+
+        # A task that fits is adopted, and the poller's own query decides what it is:
+        # here Keevx does not know it, so nothing is delivered.
+        fits = {"task_id": "i2v-fits", "duration": 6, "width": 720, "height": 1280}
+        assert await post(fits) == 200
+        adopted = await core.store.get(lost.id)
+        assert adopted is not None and [t.task_id for t in adopted.tasks] == ["i2v-fits"]
+        await adapter.wait(lost.id, timeout=10)
+        final = await core.store.get(lost.id)
+    assert final is not None and final.status is JobStatus.FAILED
+    assert adapter.delivered == []
 
 
 # -- 18: a corrupt database -----------------------------------------------------------------
