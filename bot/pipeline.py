@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from bot.callbacks import matches_request
 from bot.delivery import RESULT_POLICY, ResultRefused, deliver_results
 from bot.errors import (
     ApiRejected,
@@ -261,6 +262,7 @@ class Pipeline:
                 job, adapter, JobStatus.EXPIRED, error="the video took too long"
             )
         tasks = list(job.tasks)
+        misfits: set[str] = set()
         elapsed = (now - job.submitted_at).total_seconds()
         for i, task in enumerate(tasks):
             if task.done:
@@ -276,6 +278,13 @@ class Pipeline:
             except KeevxError as exc:
                 log.info("job %s: query failed, next poll retries: %s", job.id, exc)
                 continue
+            if job.extra.get("adopted") and not matches_request(
+                job.request, duration=status.duration, width=status.width, height=status.height
+            ):
+                # A callback named it, but it is not the video this job asked for.
+                log.warning("job %s: adopted task %s does not fit, dropped", job.id, task.task_id)
+                misfits.add(task.task_id)
+                continue
             tasks[i] = TaskResult(
                 task_id=task.task_id,
                 status=status.status.value,
@@ -289,6 +298,15 @@ class Pipeline:
                 done_after=elapsed if status.done else None,
             )
         newly_done = [t for old, t in zip(job.tasks, tasks, strict=True) if t.done and not old.done]
+        if misfits:
+            tasks = [t for t in tasks if t.task_id not in misfits]
+            if not tasks:
+                return await self._finish(
+                    job.evolve(tasks=()),
+                    adapter,
+                    JobStatus.UNKNOWN,
+                    error="Keevx's answer to the request was lost",
+                )
         job = job.evolve(tasks=tuple(tasks))
         for task in newly_done:
             await self._schedule.finished(job, task, now)

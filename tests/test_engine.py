@@ -14,15 +14,18 @@ import httpx
 import pytest
 
 from adapters.base import Video
+from bot.callbacks import KeevxCallbacks
 from bot.errors import LimitReached, RequestInvalid, StoreError
-from bot.job import Job, JobStatus
+from bot.job import Job, JobStatus, Target
 from bot.limits import RUNNING
 from bot.pipeline import Timing
+from bot.request import Options, build_request, parse_command
 from bot.runtime import Core
-from bot.sandbox import Sandbox
+from bot.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.sandbox.models import RecordedCall
 from bot.settings import Settings
 from storage import Conflict, SqliteJobStore
+from tests.conftest import API_KEY
 from tests.support import RecordingAdapter, free_port, submit
 from tests.test_store import new_job
 
@@ -416,3 +419,57 @@ async def test_callbacks_arriving_together_deliver_promptly(
         final = await core.service.get(job.id)
     assert final is not None and final.status is JobStatus.DELIVERED
     assert len(adapter.delivered) == 1 and len(adapter.delivered[0][1]) == 4
+
+
+async def test_an_adopted_task_that_does_not_fit_the_request_is_dropped(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A callback names a real task, but Keevx's own answer shows another video (16:9, 4 s,
+    for a 9:16, 6 s request): the job goes back to unknown and nothing is delivered."""
+    port = free_port()
+    settings = dataclasses.replace(
+        settings, port=port, public_url=f"http://127.0.0.1:{port}", poll_interval=3600
+    )
+    adapter = RecordingAdapter()
+    async with Core(settings) as core:
+        await core.attach(adapter)
+        image = await core.keevx.upload(SAMPLE_IMAGE, content_type="image/jpeg")
+        stranger = build_request("a stranger's video", Options(), 1)
+        (task_id,) = await core.keevx.create(stranger.keevx_body([image.url], None))
+        while not (await core.keevx.query(task_id)).done:
+            await asyncio.sleep(0.05)
+        command = parse_command("dance --ar 9:16 --duration 6")
+        now = datetime.now(UTC)
+        lost, _ = await core.store.add(
+            Job(
+                id=0,
+                target=Target(platform="test", chat_id="chat-2", user_id="user-2"),
+                request=build_request(command.prompt, command.options, 1),
+                status=JobStatus.UNKNOWN,
+                created_at=now,
+                updated_at=now,
+                next_run_at=now,
+                create_requests=1,
+                error="Keevx's answer to the request was lost",
+            )
+        )
+        url = KeevxCallbacks(
+            core.store, public_url=settings.public_url, secret=API_KEY, now=now_utc, wake=no_op
+        ).url_for(lost)
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(url, json={"code": 0, "data": {"task_id": task_id}})
+        assert answer.status_code == 200
+        while (current := await core.store.get(lost.id)) and not current.status.terminal:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        final = await core.store.get(lost.id)
+    assert final is not None and final.status is JobStatus.UNKNOWN and final.tasks == ()
+    assert adapter.delivered == []
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def no_op() -> None:
+    pass
