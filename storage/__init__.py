@@ -7,9 +7,10 @@ import sqlite3
 from bot.errors import StoreError
 from bot.settings import sqlite_path
 from storage.base import Conflict, JobStore
+from storage.memory import MemoryJobStore
 from storage.sqlite import SqliteJobStore
 
-__all__ = ["Conflict", "JobStore", "SqliteJobStore", "open_store"]
+__all__ = ["Conflict", "JobStore", "MemoryJobStore", "SqliteJobStore", "open_store"]
 
 
 async def open_store(database_url: str, *, worker: bool = False) -> JobStore:
