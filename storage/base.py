@@ -128,7 +128,7 @@ class JobStore(Protocol):
         user_id: str | None = None,
         statuses: frozenset[JobStatus] = ...,
     ) -> int:
-        """How many jobs are in ``statuses`` (default: active), optionally one user's."""
+        """How many jobs are in ``statuses`` (default: active); each given filter applies."""
         ...
 
     async def videos_since(self, platform: str, user_id: str, since: datetime) -> int:

@@ -231,9 +231,13 @@ class MemoryJobStore:
         user_id: str | None = None,
         statuses: frozenset[JobStatus] = ACTIVE,
     ) -> int:
-        # One user's only when both are given: SQLite ignores a lone platform or user id.
-        both = platform is not None and user_id is not None
-        return self._count(statuses, (platform, user_id) if both else None)
+        return sum(
+            1
+            for j in self._jobs.values()
+            if j.status in statuses
+            and platform in (None, j.target.platform)
+            and user_id in (None, j.target.user_id)
+        )
 
     def _count(self, statuses: frozenset[JobStatus], who: Who | None = None) -> int:
         """Jobs in ``statuses``; only user ``who`` ``(platform, user_id)``'s if given."""

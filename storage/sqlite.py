@@ -427,9 +427,10 @@ class SqliteJobStore:
         states = ", ".join(f"'{s.value}'" for s in statuses)
         sql = f"SELECT COUNT(*) FROM jobs WHERE status IN ({states})"
         params: list[Any] = []
-        if platform is not None and user_id is not None:
-            sql += " AND platform = ? AND user_id = ?"
-            params += [platform, user_id]
+        for column, value in (("platform", platform), ("user_id", user_id)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
         return await self._scalar(sql, params)
 
     async def videos_since(self, platform: str, user_id: str, since: datetime) -> int:

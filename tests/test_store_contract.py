@@ -512,11 +512,6 @@ async def test_count_active(store: JobStore) -> None:
     assert await store.count_active(statuses=finished) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="count_active filters by user only when platform AND user_id are given; a lone "
-    "platform (or user_id) is silently ignored, unlike recent(): the contract is ambiguous",
-)
 async def test_count_active_filters_by_platform_alone(store: JobStore) -> None:
     await added(store)
     await added(store, target=user("7", "discord"))
