@@ -9,7 +9,16 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from bot.errors import RequestInvalid
-from bot.rules import MODEL_RULES, Options, hint, join_or, norm_resolution, strs, values_for
+from bot.rules import (
+    MODEL_RULES,
+    Options,
+    echo,
+    hint,
+    join_or,
+    norm_resolution,
+    strs,
+    values_for,
+)
 
 __all__ = ["Command", "parse_command"]
 
@@ -90,7 +99,7 @@ def _value(name: str, field_name: str, raw: str) -> Any:
         problem = "is out of range" if field_name == "count" else "is not available"
     else:
         return value
-    msg = f"--{name} {raw} {problem}: use {hint(field_name)}."
+    msg = f"--{name} {echo(raw)} {problem}: use {hint(field_name)}."
     raise RequestInvalid(msg, field=field_name, value=raw, allowed=strs(values_for(field_name)))
 
 
@@ -134,10 +143,9 @@ def parse_command(text: str) -> Command:
         name = match["name"].lower().replace("_", "-")
         if name not in _OPTIONS:
             main = [f"--{n}" for n in _MAIN_NAMES]
-            msg = f"Unknown option --{match['name']}: use {join_or(main)}."
-            raise RequestInvalid(
-                msg, field="option", value=f"--{match['name']}", allowed=tuple(main)
-            )
+            given = f"--{match['name']}"
+            msg = f"Unknown option {echo(given)}: use {join_or(main)}."
+            raise RequestInvalid(msg, field="option", value=given, allowed=tuple(main))
         field_name, flag = _OPTIONS[name]
         if field_name in spelled:
             first = spelled[field_name]

@@ -21,6 +21,7 @@ from bot.rules import (
     Model,
     ModelRules,
     Options,
+    echo,
     join_or,
     norm_resolution,
     span_text,
@@ -141,13 +142,13 @@ def _refusal(
         msg = f"Audio is not available for {subject}: remove --audio or {fix}."
         allowed = tuple("--audio" if v else "--no-audio" for v in allowed)
     elif field_name == "count":
-        msg = f"--count {value} is out of range: use {span_text(allowed)}."
+        msg = f"--count {echo(value)} is out of range: use {span_text(allowed)}."
     else:
-        shown = {"aspect_ratio": f"--ar {value}", "duration": f"--duration {value}"}
+        shown = {"aspect_ratio": f"--ar {echo(value)}", "duration": f"--duration {echo(value)}"}
         where = ""
         if field_name == "duration" and rules.single_durations != rules.multi_durations:
             where = " with one image" if n == 1 else f" with {n} images"
-        what = shown.get(field_name, str(value))
+        what = shown.get(field_name, echo(value))
         msg = f"{what} is not available for {subject}{where}: use {join_or(allowed)}."
     return RequestInvalid(msg, field=field_name, value=value, allowed=strs(allowed))
 

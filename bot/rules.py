@@ -17,6 +17,7 @@ __all__ = [
     "ModelRules",
     "Options",
     "all_values",
+    "echo",
     "hint",
     "join_or",
     "norm_resolution",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 MAX_PROMPT_CHARS = 1000
+MAX_ECHO_CHARS = 40  # how much of a rejected value a refusal repeats
 ASPECT_RATIOS = ("16:9", "9:16")
 COUNTS = (1, 2, 3, 4)
 
@@ -119,6 +121,17 @@ def join_or(items: Iterable[object]) -> str:
     """``a``, ``a or b``, ``a, b or c``: how allowed values read in a sentence."""
     words = [str(i) for i in items]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def echo(value: object) -> str:
+    """``value`` as a refusal repeats it: on one line, cut to ``MAX_ECHO_CHARS`` with ``…``.
+
+    Refusals name what the user wrote, but a pasted essay must not make the
+    sentence longer than a chat message may be (Telegram drops texts over
+    4096 characters, Discord over 2000), nor spread it over many lines.
+    """
+    text = " ".join(str(value).split())
+    return text if len(text) <= MAX_ECHO_CHARS else text[: MAX_ECHO_CHARS - 1] + "…"
 
 
 def span_text(values: tuple[int, ...]) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 import discord
 
+from adapters.discord import render
 from adapters.discord.intake import Intake
 from adapters.discord.views import Action
 from bot.errors import RequestInvalid
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 
 async def _tell(interaction: discord.Interaction[Any], text: str) -> None:
+    """Answer only the clicker; ``text`` may hold a core refusal, so it is escaped."""
+    text = render.refusal(text)
     if interaction.response.is_done():
         await interaction.followup.send(text, ephemeral=True)
     else:

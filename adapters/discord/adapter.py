@@ -4,7 +4,9 @@ Status messages and results go through the job's interaction while its
 token is usable (slash commands and Again clicks); otherwise, after a
 restart, and for context-menu and mention jobs, the bot posts with its own
 token in the channel or thread of the request, replying to the request's
-message or mentioning the requester.
+message and mentioning the requester. The requester is the only one such a
+post may notify (``allowed_mentions``): not a user or role named in a prompt,
+not @everyone, not the author of a message a context-menu job replies to.
 """
 
 from __future__ import annotations
@@ -39,7 +41,16 @@ log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 _NO_PINGS = discord.AllowedMentions.none()
-_REQUESTER_ONLY = discord.AllowedMentions(everyone=False, roles=False, users=True)
+
+
+def _requester_only(target: Target) -> discord.AllowedMentions:
+    """Notify the requester, named in the text, and nobody else (the reply pings no one)."""
+    return discord.AllowedMentions(
+        everyone=False,
+        roles=False,
+        users=[discord.Object(int(target.user_id))],
+        replied_user=False,
+    )
 
 
 def _commands_stamp(database_url: str) -> Path | None:
@@ -187,14 +198,12 @@ class DiscordAdapter:
                 pass  # deleted, or not editable with the bot token: post anew
             if job.status in (JobStatus.DELIVERED, JobStatus.CANCELLED):
                 return job.status_message_id  # nothing worth a new message
-        reply_to = job.target.reply_to
-        text = content if reply_to else f"<@{job.target.user_id}> {content}"
         with delivery_errors("status message"):
             msg = await channel.send(
-                text,
+                render.status_text(job, mention=True),
                 view=view or discord.utils.MISSING,
                 **self._reply(job.target),
-                allowed_mentions=_REQUESTER_ONLY,
+                allowed_mentions=_requester_only(job.target),
             )
         return str(msg.id)
 
@@ -256,12 +265,11 @@ class DiscordAdapter:
     async def _result_by_bot(
         self, job: Job, videos: Sequence[Video], index: int, limit: int
     ) -> str:
-        mention = job.target.reply_to is None
-        parts = self._result_parts(job, videos, index, limit, mention=mention)
+        parts = self._result_parts(job, videos, index, limit, mention=True)
         try:
             with delivery_errors("result message"):
                 msg = await self._channel(job.target).send(
-                    **parts, **self._reply(job.target), allowed_mentions=_REQUESTER_ONLY
+                    **parts, **self._reply(job.target), allowed_mentions=_requester_only(job.target)
                 )
         except RecipientGone:
             await self._explain(
@@ -276,7 +284,9 @@ class DiscordAdapter:
         if session is None:
             return
         with contextlib.suppress(discord.HTTPException, DeliveryError):
-            await session.interaction.followup.send(f"Job {job.id}: {text}", ephemeral=True)
+            await session.interaction.followup.send(
+                render.fit(f"Job {job.id}: {text}"), ephemeral=True, allowed_mentions=_NO_PINGS
+            )
 
     # -- places ------------------------------------------------------------
 

@@ -95,9 +95,10 @@ class VideoBotClient(discord.Client):
         super().__init__(
             intents=_INTENTS,
             guild_ready_timeout=guild_ready_timeout,
-            allowed_mentions=discord.AllowedMentions(
-                everyone=False, roles=False, users=True, replied_user=True
-            ),
+            # Nothing the bot posts notifies anyone unless that send says so (only job
+            # posts do, and only the requester): a refusal repeating "<@id>" or
+            # "@everyone" from a message must not ping.
+            allowed_mentions=discord.AllowedMentions.none(),
         )
         self.intake = intake
         self.buttons = buttons

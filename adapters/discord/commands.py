@@ -195,7 +195,7 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
         try:
             build_request("check", given, 1, current)
         except RequestInvalid as exc:
-            await interaction.response.send_message(str(exc), ephemeral=True)
+            await interaction.response.send_message(render.refusal(str(exc)), ephemeral=True)
             return
         if given != Options():
             await intake.service.set_chat_defaults(PLATFORM, guild, merged)

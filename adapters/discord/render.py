@@ -3,10 +3,16 @@
 Everything here is pure: a :class:`~bot.job.Job` in, strings or an
 :class:`discord.Embed` out. Times use Discord's timestamp markup
 (``<t:UNIX:R>``), which each reader's client renders and keeps counting.
+
+Text from users (prompts) and from Keevx (errors) goes through :func:`plain`,
+so it shows as typed and cannot add headings, links or mentions to the bot's
+message; whatever is posted goes through :func:`fit`, since Discord refuses
+content over 2000 characters outright.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -17,9 +23,13 @@ from bot.job import Job, JobStatus
 from bot.limits import Stats
 
 __all__ = [
+    "CONTENT_LIMIT",
     "LINK_LIFETIME",
+    "fit",
     "job_list",
     "link_embed",
+    "plain",
+    "refusal",
     "result_text",
     "stats_text",
     "status_text",
@@ -27,7 +37,8 @@ __all__ = [
 ]
 
 LINK_LIFETIME = timedelta(days=7)
-MAX_PROMPT_SHOWN = 1500  # a message holds 2000 characters
+CONTENT_LIMIT = 2000  # characters (code points) in a message's content
+MAX_ERROR_SHOWN = 300  # of a job's error, in a status line
 
 _STATES: dict[JobStatus, str] = {
     JobStatus.RECEIVED: "⏳ queued",
@@ -49,11 +60,50 @@ def timestamp(when: datetime, style: str = "R") -> str:
     return f"<t:{int(when.timestamp())}:{style}>"
 
 
-def _prompt(job: Job) -> str:
-    prompt = job.request.prompt.replace("`", "'")
-    if len(prompt) > MAX_PROMPT_SHOWN:
-        prompt = prompt[: MAX_PROMPT_SHOWN - 1] + "…"
-    return prompt
+# Every character that starts Discord markdown: emphasis, code, spoilers, quotes,
+# headings, lists and subtext, masked links, and <@id>/<#id>/<t:…>/<:emoji:id> markup.
+# discord.utils.escape_markdown is not enough: it escapes only the first of two
+# masked links on a line, and leaves <@id> alone.
+_MARKUP = re.compile(r"[\\*_~|`>#\-\[\]<]")
+_ORDERED_LIST = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
+
+
+def plain(text: str) -> str:
+    """``text`` as typed: no markdown, links, headings or mentions of its own.
+
+    Each markdown character gets a backslash (Discord shows it as is), and
+    ``@everyone``/``@here``/``@id`` are broken by discord.py's
+    ``escape_mentions``; who is pinged is decided by ``allowed_mentions``.
+    """
+    escaped = _ORDERED_LIST.sub(r"\1\\.", _MARKUP.sub(r"\\\g<0>", text))
+    return discord.utils.escape_mentions(escaped)
+
+
+def fit(text: str, limit: int = CONTENT_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters with ``…``, if longer (Discord refuses it).
+
+    The cut never leaves half an escape: a backslash whose character was cut
+    goes too.
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    trailing = len(cut) - len(cut.rstrip("\\"))
+    if trailing % 2:
+        cut = cut[:-1]
+    return cut + "…"
+
+
+def refusal(sentence: str) -> str:
+    """A refusal from the core, as a reply: it may repeat what the user typed, so it is
+    escaped like any user text, and bounded."""
+    return fit(plain(sentence))
+
+
+def _quote(text: str, budget: int) -> str:
+    """User text as a block quote (each line quoted), escaped, within ``budget`` characters."""
+    lines = plain(text).splitlines() or [""]
+    return fit("\n".join(f"> {line}" for line in lines), max(budget, 2))
 
 
 def state_line(job: Job) -> str:
@@ -67,21 +117,27 @@ def state_line(job: Job) -> str:
         JobStatus.UNKNOWN,
         JobStatus.UNDELIVERABLE,
     ):
-        line += f"\n{job.error}"
+        line += "\n" + fit(plain(job.error), MAX_ERROR_SHOWN)
     return line
+
+
+def _with_prompt(job: Job, head: str, tail: str = "") -> str:
+    """``head``, the quoted prompt, then ``tail``: the prompt gets what room is left."""
+    room = CONTENT_LIMIT - len(head) - len(tail) - 2
+    return fit(f"{head}\n{_quote(job.request.prompt, room)}" + (f"\n{tail}" if tail else ""))
 
 
 def status_text(job: Job, *, mention: bool = False) -> str:
     """The one status message of a job: parameters, prompt, state and start time."""
     head = f"<@{job.target.user_id}> " if mention else ""
-    return f"{head}**Job {job.id}** · {job.request.summary()}\n> {_prompt(job)}\n{state_line(job)}"
+    return _with_prompt(job, f"{head}**Job {job.id}** · {job.request.summary()}", state_line(job))
 
 
 def result_text(job: Job, index: int, total: int, *, mention: bool) -> str:
     """The text above a result: who asked, the prompt and the parameters."""
     head = f"<@{job.target.user_id}> " if mention else ""
     part = f" ({index + 1}/{total})" if total > 1 else ""
-    return f"{head}**Job {job.id}**{part} · {job.request.summary()}\n> {_prompt(job)}"
+    return _with_prompt(job, f"{head}**Job {job.id}**{part} · {job.request.summary()}")
 
 
 def link_embed(job: Job, video: Video, *, now: datetime) -> discord.Embed:
@@ -115,13 +171,13 @@ def job_list(jobs: Sequence[Job]) -> str:
         return "You have no jobs yet: try `/video`."
     lines = []
     for job in jobs:
-        prompt = job.request.prompt
+        prompt = " ".join(job.request.prompt.split())
         short = prompt if len(prompt) <= 60 else prompt[:59] + "…"
         lines.append(
             f"**{job.id}** · {_STATES.get(job.status, str(job.status))} · "
-            f"{timestamp(job.created_at)} · {job.request.summary()} · {short}"
+            f"{timestamp(job.created_at)} · {job.request.summary()} · {plain(short)}"
         )
-    return "\n".join(lines)[:2000]
+    return fit("\n".join(lines))
 
 
 def stats_text(stats: Stats) -> str:

@@ -4,8 +4,10 @@ Telegram sends each item of an album as its own message sharing a
 ``media_group_id``, with no count and no end marker. A window restarts with
 each new part (``window`` seconds) but never runs past ``cap`` seconds after
 the first part; then the parts are handed over together, once. Finished albums
-are remembered (bounded) so a late or repeated part makes nothing new and a
-reply to any part can find the whole album.
+are remembered so a late or repeated part makes nothing new and a reply to any
+part can find the whole album. Memory is bounded whatever arrives: at most
+``remember`` finished albums (the oldest forgotten first) and ``MAX_PARTS`` parts
+per album, since a real Telegram album holds at most 10 items.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from dataclasses import dataclass, field
 
 from telegram import Message
 
-__all__ = ["AlbumCollector"]
+__all__ = ["MAX_PARTS", "AlbumCollector"]
 
 log = logging.getLogger("adapters.telegram")
 
 AlbumKey = tuple[int, str]  # (chat id, media_group_id)
+MAX_PARTS = 10  # items in one Telegram album; more under one media_group_id are not real
 
 
 @dataclass
@@ -59,7 +62,7 @@ class AlbumCollector:
         key = (msg.chat_id, msg.media_group_id)
         done = self._done.get(key)
         if done is not None:
-            if all(p.message_id != msg.message_id for p in done):
+            if len(done) < MAX_PARTS and all(p.message_id != msg.message_id for p in done):
                 done.append(msg)  # a straggler: remembered for replies, no new request
                 log.info("album part arrived after its album was taken; not a new request")
             return
@@ -68,6 +71,9 @@ class AlbumCollector:
         if pending is None:
             pending = self._pending[key] = _Pending(first_at=loop.time())
             self._settled[key] = asyncio.Event()
+        elif len(pending.parts) >= MAX_PARTS and msg.message_id not in pending.parts:
+            log.debug("album has more than %d parts; ignoring the extra one", MAX_PARTS)
+            return
         pending.parts[msg.message_id] = msg
         if pending.timer is not None:
             pending.timer.cancel()

@@ -113,6 +113,16 @@ def _fit(options: Options) -> Options:
     return options
 
 
+async def _say(msg: Message, text: str, *, html: bool = False) -> None:
+    """:func:`reply`, with ``text`` cut to what Telegram takes (it refuses longer ones)."""
+    await reply(msg, render.fit(text, html=html), html=html)
+
+
+async def _answer(query: CallbackQuery, text: str = "", *, show_alert: bool = False) -> None:
+    """Answer a button tap; Telegram refuses an answer over 200 characters."""
+    await query.answer(render.fit(text, render.ANSWER_LIMIT) or None, show_alert=show_alert)
+
+
 class Commands:
     """The callbacks; built by the adapter with the service and the status board."""
 
@@ -131,7 +141,7 @@ class Commands:
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message:
-            await reply(update.message, render.help_text(), html=True)
+            await _say(update.message, render.help_text(), html=True)
 
     async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg = update.message
@@ -140,7 +150,10 @@ class Commands:
         defaults = await self.service.chat_defaults(self.platform, str(msg.chat_id))
         try:
             await msg.reply_text(
-                render.settings_text(defaults, is_group=msg.chat.type != ChatType.PRIVATE),
+                render.fit(
+                    render.settings_text(defaults, is_group=msg.chat.type != ChatType.PRIVATE),
+                    html=True,
+                ),
                 do_quote=True,
                 parse_mode=ParseMode.HTML,
                 reply_markup=settings_keyboard(defaults),
@@ -154,10 +167,10 @@ class Commands:
             return
         jobs = await self.service.recent(self.platform, str(msg.from_user.id), 10)
         if not jobs:
-            await reply(msg, "No videos yet. Send a photo with a caption to make one.")
+            await _say(msg, "No videos yet. Send a photo with a caption to make one.")
             return
         now = self.now()
-        await reply(msg, "\n".join(render.job_line(j, now) for j in jobs), html=True)
+        await _say(msg, "\n".join(render.job_line(j, now) for j in jobs), html=True)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Today's numbers, for ADMIN_USERS only (others get no answer)."""
@@ -166,7 +179,7 @@ class Commands:
             return
         if not self.service.is_admin(self.platform, str(msg.from_user.id)):
             return
-        await reply(msg, render.stats_text(await self.service.stats()), html=True)
+        await _say(msg, render.stats_text(await self.service.stats()), html=True)
 
     async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg = update.message
@@ -184,19 +197,19 @@ class Commands:
                     if j.status in ACTIVE
                 ]
                 if not active:
-                    await reply(msg, "You have no video in progress.")
+                    await _say(msg, "You have no video in progress.")
                     return
                 job_id = active[0].id
             force = self.service.is_admin(self.platform, user_id)
             job = await self.service.cancel(job_id, user_id, force=force)
         except ValueError:
-            await reply(msg, "Use /cancel or /cancel <job number>, e.g. /cancel 12.")
+            await _say(msg, "Use /cancel or /cancel <job number>, e.g. /cancel 12.")
             return
         except RequestInvalid as exc:
-            await reply(msg, str(exc))
+            await _say(msg, str(exc))
             return
         await self._refresh(job)
-        await reply(msg, self._cancelled(job))
+        await _say(msg, self._cancelled(job))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -211,7 +224,7 @@ class Commands:
             elif parts[1] == "set":
                 await self._settings_button(query, parts[2:])
             else:
-                await query.answer()
+                await _answer(query)
         except (TelegramError, ValueError, IndexError) as exc:
             log.warning("button %s failed: %s", parts[1:2], exc.__class__.__name__)
 
@@ -221,9 +234,9 @@ class Commands:
             force = self.service.is_admin(self.platform, user_id)
             job = await self.service.cancel(job_id, user_id, force=force)
         except RequestInvalid as exc:
-            await query.answer(str(exc), show_alert=True)
+            await _answer(query, str(exc), show_alert=True)
             return
-        await query.answer(self._cancelled(job), show_alert=True)
+        await _answer(query, self._cancelled(job), show_alert=True)
         await self._refresh(job)
 
     async def _again_button(self, query: CallbackQuery, job_id: int) -> None:
@@ -232,18 +245,18 @@ class Commands:
                 job_id, str(query.from_user.id), dedupe_key=f"telegram:again:{query.id}"
             )
         except RequestInvalid as exc:
-            await query.answer(str(exc), show_alert=True)
+            await _answer(query, str(exc), show_alert=True)
             return
-        await query.answer(f"Making it again as job #{job.id}.")
+        await _answer(query, f"Making it again as job #{job.id}.")
 
     async def _settings_button(self, query: CallbackQuery, args: list[str]) -> None:
         message = query.message
         if not isinstance(message, Message):
-            await query.answer("This message is too old; send /settings again.")
+            await _answer(query, "This message is too old; send /settings again.")
             return
         chat = message.chat
         if not await self._may_change(chat, query.from_user.id):
-            await query.answer("Only group admins can change the defaults.", show_alert=True)
+            await _answer(query, "Only group admins can change the defaults.", show_alert=True)
             return
         current = await self.service.chat_defaults(self.platform, str(chat.id))
         if args[0] == "reset":
@@ -255,15 +268,16 @@ class Commands:
             try:
                 _validate(new)
             except RequestInvalid as exc:
-                await query.answer(str(exc), show_alert=True)
+                await _answer(query, str(exc), show_alert=True)
                 return
         if new == current:
-            await query.answer("Already set.")
+            await _answer(query, "Already set.")
             return
         await self.service.set_chat_defaults(self.platform, str(chat.id), new)
-        await query.answer("Saved. New requests in this chat use it.")
+        await _answer(query, "Saved. New requests in this chat use it.")
+        text = render.settings_text(new, is_group=chat.type != ChatType.PRIVATE)
         await message.edit_text(
-            render.settings_text(new, is_group=chat.type != ChatType.PRIVATE),
+            render.fit(text, html=True),
             parse_mode=ParseMode.HTML,
             reply_markup=settings_keyboard(new),
         )

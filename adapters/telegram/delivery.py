@@ -50,6 +50,11 @@ class _Where:
         return cls(int(t.chat_id), int(t.thread_id) if t.thread_id else None, reply)
 
 
+def _caption(job: Job, label: str = "") -> str:
+    """The video's caption, bounded at the send: Telegram refuses one over 1024 characters."""
+    return render.fit(render.caption(job, label=label), render.CAPTION_LIMIT, html=True)
+
+
 class Deliverer:
     """Sends a job's videos; every PTB error leaves as a ``DeliveryError``."""
 
@@ -93,7 +98,7 @@ class Deliverer:
             where.chat_id,
             video=await self._media(video),
             filename="video.mp4",
-            caption=render.caption(job, label=label),
+            caption=_caption(job, label),
             parse_mode=ParseMode.HTML,
             supports_streaming=True,
             width=video.width,
@@ -117,7 +122,7 @@ class Deliverer:
             media.append(
                 InputMediaVideo(
                     await self._media(v),
-                    caption=render.caption(job) if i == 0 else None,
+                    caption=_caption(job) if i == 0 else None,
                     parse_mode=ParseMode.HTML,
                     width=v.width,
                     height=v.height,
@@ -144,7 +149,7 @@ class Deliverer:
                 msg = await self.bot.send_photo(
                     where.chat_id,
                     video.thumbnail_url,
-                    caption=text,
+                    caption=render.fit(text, render.CAPTION_LIMIT, html=True),
                     parse_mode=ParseMode.HTML,
                     message_thread_id=where.thread_id,
                     reply_parameters=where.reply,
@@ -154,7 +159,7 @@ class Deliverer:
                 log.info("job %s: thumbnail refused (%s), sending the link alone", job.id, exc)
         msg = await self.bot.send_message(
             where.chat_id,
-            text,
+            render.fit(text, html=True),
             parse_mode=ParseMode.HTML,
             message_thread_id=where.thread_id,
             reply_parameters=where.reply,

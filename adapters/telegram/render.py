@@ -2,6 +2,8 @@
 
 Plain functions of core objects, no PTB calls, so they are easy to test.
 Captions and status texts are HTML (``parse_mode="HTML"``): user text is escaped.
+Whatever is sent goes through :func:`fit` first: Telegram refuses a text over
+4096 characters (a caption over 1024, a button answer over 200) outright.
 """
 
 from __future__ import annotations
@@ -10,16 +12,19 @@ import html
 import re
 from datetime import datetime
 
-from telegram.constants import MessageLimit
+from telegram.constants import CallbackQueryLimit, MessageLimit
 
 from bot.job import ACTIVE, Job, JobStatus
 from bot.limits import Stats
 from bot.request import Options
 
 __all__ = [
+    "ANSWER_LIMIT",
     "CAPTION_LIMIT",
+    "TEXT_LIMIT",
     "caption",
     "elapsed",
+    "fit",
     "help_text",
     "job_line",
     "link_text",
@@ -29,6 +34,8 @@ __all__ = [
 ]
 
 CAPTION_LIMIT = MessageLimit.CAPTION_LENGTH  # 1024
+TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096
+ANSWER_LIMIT = CallbackQueryLimit.ANSWER_CALLBACK_QUERY_TEXT_LENGTH  # 200
 
 _FALLBACK_HELP = (
     "I turn photos into short AI videos with Keevx.\n\n"
@@ -184,6 +191,43 @@ def _cut(text: str, units: int) -> str:
             break
         out.append(ch)
     return "".join(out)
+
+
+# An HTML tag, an entity, or one character: the pieces :func:`fit` never splits.
+_PIECE = re.compile(r"<[^>]*>|&#?\w+;|.", re.S)
+_TAG = re.compile(r"<(/?)([a-z-]+)")
+
+
+def fit(text: str, limit: int = TEXT_LIMIT, *, html: bool = False) -> str:
+    """``text`` cut to ``limit`` visible characters (UTF-16 units) with ``…``, if longer.
+
+    Telegram counts a text after parsing its entities and refuses one that is
+    too long, so the user would get nothing. With ``html`` the cut never
+    splits a tag or an entity, and the tags still open there are closed.
+    """
+    visible = _visible(text) if html else text
+    if _units(visible) <= limit:
+        return text
+    if not html:
+        return _cut(text, limit - 1) + "…"
+    out: list[str] = []
+    open_tags: list[str] = []
+    used = 0
+    for match in _PIECE.finditer(text):
+        piece = match.group()
+        if piece.startswith("<"):
+            tag = _TAG.match(piece)
+            if tag is not None and tag[1]:
+                if open_tags and open_tags[-1] == tag[2]:
+                    open_tags.pop()
+            elif tag is not None:
+                open_tags.append(tag[2])
+        else:
+            used += _units(_visible(piece))
+            if used > limit - 1:
+                break
+        out.append(piece)
+    return "".join(out) + "…" + "".join(f"</{t}>" for t in reversed(open_tags))
 
 
 def _visible(fragment: str) -> str:

@@ -67,7 +67,7 @@ class StatusBoard:
         Raises :class:`~bot.errors.DeliveryError` subclasses (via :func:`map_error`).
         """
         now = self.now()
-        text = render.status_text(job, now)
+        text = render.fit(render.status_text(job, now), html=True)
         markup = self._markup(job)
         shown = self._shown.get(job.id)
         message_id = (

@@ -4,7 +4,10 @@ Start it with ``async with FakeDiscord() as fake:``, point the client at
 ``fake.api_url`` / ``fake.gateway_url``, then push gateway dispatches
 (``await fake.push_interaction(fake.slash(...))``) and assert on
 ``fake.calls``. Every REST call is recorded; an unknown route answers 404 and
-lands in ``fake.unknown`` so a test can fail on it.
+lands in ``fake.unknown`` so a test can fail on it. Like Discord, content over
+2000 characters (an embed description over 4096) answers 400, code 50035, and
+each posted message records whom it notified (:meth:`FakeDiscord.pinged`), by
+Discord's ``allowed_mentions`` rules.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +28,10 @@ __all__ = ["Call", "FakeDiscord"]
 
 DISCORD_EPOCH_MS = 1420070400000
 TEN_MIB = 10 * 1024 * 1024
+CONTENT_LIMIT = 2000  # code points, as Discord's (Python) API counts
+EMBED_TITLE_LIMIT = 256
+EMBED_DESCRIPTION_LIMIT = 4096
+INVALID_FORM_BODY = 50035
 
 # Permission bits
 VIEW_CHANNEL = 1 << 10
@@ -62,6 +70,64 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 def _error(status: int, code: int, message: str) -> web.Response:
     return _json({"code": code, "message": message}, status)
+
+
+def _too_long(limit: int) -> dict[str, Any]:
+    return {
+        "_errors": [
+            {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}
+        ]
+    }
+
+
+def _invalid_form(payload: Any) -> web.Response | None:
+    """Discord's 400 (code 50035) for a message whose content or embeds are too long."""
+    if not isinstance(payload, dict):
+        return None
+    errors: dict[str, Any] = {}
+    content = payload.get("content")
+    if isinstance(content, str) and len(content) > CONTENT_LIMIT:
+        errors["content"] = _too_long(CONTENT_LIMIT)
+    for i, embed in enumerate(payload.get("embeds") or []):
+        for key, limit in (("title", EMBED_TITLE_LIMIT), ("description", EMBED_DESCRIPTION_LIMIT)):
+            if len(embed.get(key) or "") > limit:
+                errors.setdefault("embeds", {}).setdefault(str(i), {})[key] = _too_long(limit)
+    if not errors:
+        return None
+    body = {"code": INVALID_FORM_BODY, "message": "Invalid Form Body", "errors": errors}
+    return _json(body, 400)
+
+
+_USER_MENTION = re.compile(r"<@!?([0-9]+)>")
+_ROLE_MENTION = re.compile(r"<@&([0-9]+)>")
+_EVERYONE = re.compile(r"@(everyone|here)")
+
+
+def notified(payload: dict[str, Any], replied_author: str | None = None) -> frozenset[str]:
+    """Whom a new message notifies: user ids, ``role:<id>``, ``everyone``.
+
+    Discord's rules: without ``allowed_mentions`` everything in the content
+    pings, and a reply pings its author; with it, only what ``parse`` names
+    (``users``, ``roles``, ``everyone``) or the ``users``/``roles`` lists
+    allow, and the replied-to author only with ``replied_user``.
+    """
+    content = payload.get("content") or ""
+    allowed = payload.get("allowed_mentions")
+    parse = {"users", "roles", "everyone"} if allowed is None else set(allowed.get("parse", []))
+    users = {str(u) for u in (allowed or {}).get("users", [])}
+    roles = {str(r) for r in (allowed or {}).get("roles", [])}
+    out: set[str] = set()
+    for uid in _USER_MENTION.findall(content):
+        if "users" in parse or uid in users:
+            out.add(uid)
+    for rid in _ROLE_MENTION.findall(content):
+        if "roles" in parse or rid in roles:
+            out.add(f"role:{rid}")
+    if _EVERYONE.search(content) and "everyone" in parse:
+        out.add("everyone")
+    if replied_author is not None and (allowed is None or allowed.get("replied_user")):
+        out.add(replied_author)
+    return frozenset(out)
 
 
 class FakeDiscord:
@@ -507,6 +573,11 @@ class FakeDiscord:
     def find_calls(self, method: str, prefix: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.path.startswith(prefix)]
 
+    def pinged(self, message_id: int | str) -> frozenset[str]:
+        """Whom the bot's message ``message_id`` notified when it was posted (see
+        :func:`notified`)."""
+        return frozenset(self.messages[int(message_id)]["_pinged"])
+
     def channel_messages(self, channel_id: int | None = None) -> list[dict[str, Any]]:
         cid = str(channel_id or self.CHANNEL_ID)
         return [m for m in self.messages.values() if m["channel_id"] == cid and m.get("_bot")]
@@ -665,8 +736,13 @@ class FakeDiscord:
             "_bot": True,
             **extra,
         }
+        replied_author: str | None = None
         if payload.get("message_reference"):
             msg["message_reference"] = payload["message_reference"]
+            replied = self.messages.get(int(payload["message_reference"].get("message_id") or 0))
+            replied_author = replied["author"]["id"] if replied is not None else None
+        msg["_allowed_mentions"] = payload.get("allowed_mentions")
+        msg["_pinged"] = sorted(notified(payload, replied_author))  # stays JSON
         self.messages[mid] = msg
         return msg
 
@@ -701,6 +777,8 @@ class FakeDiscord:
         data = body.get("data") or {}
         if self._too_large(call.files):
             return _error(413, 40005, "Request entity too large")
+        if (invalid := _invalid_form(data)) is not None:
+            return invalid
         state["acked"] = True
         result: dict[str, Any] = {
             "interaction": {"id": state["id"], "type": 2},
@@ -731,6 +809,8 @@ class FakeDiscord:
         payload = call.json or {}
         if self._too_large(call.files):
             return _error(413, 40005, "Request entity too large")
+        if (invalid := _invalid_form(payload)) is not None:
+            return invalid
         if not rest and call.method == "POST":
             msg = self._store(state["channel_id"], payload, call.files, webhook_id=str(self.APP_ID))
             return _json(self._public(msg))
@@ -758,6 +838,8 @@ class FakeDiscord:
         if channel_id not in (self.CHANNEL_ID, self.THREAD_ID):
             return _error(404, 10003, "Unknown Channel")
         payload = call.json or {}
+        if (invalid := _invalid_form(payload)) is not None:
+            return invalid
         if not rest and call.method == "POST":
             if self._too_large(call.files):
                 return _error(413, 40005, "Request entity too large")

@@ -10,7 +10,9 @@ Methods live at ``/bot{token}/{method}`` (form, JSON or multipart bodies, as PTB
 sends them) and files at ``/file/bot{token}/{path}``. Every call is recorded in
 :attr:`FakeTelegram.calls`; an unknown method answers 404 and is recorded too,
 so a test notices. Errors are injected per chat (:meth:`block`, :meth:`gone`)
-or per method (:meth:`fail`, :meth:`flood`).
+or per method (:meth:`fail`, :meth:`flood`). Like the real Bot API, a text over
+4096 characters, a caption over 1024 or a button answer over 200 (counted after
+parsing ``parse_mode="HTML"``) answers 400, and so does malformed HTML.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,13 @@ __all__ = ["Call", "FakeFile", "FakeTelegram", "Upload"]
 
 JSONDict = dict[str, Any]
 MAX_DOWNLOAD = 20 * 1024 * 1024
+TEXT_LIMIT = 4096  # characters, after entity parsing
+CAPTION_LIMIT = 1024
+ANSWER_LIMIT = 200  # answerCallbackQuery text
+HTML_TAGS = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a"}
+    | {"tg-emoji", "code", "pre", "blockquote"}
+)
 # Fields PTB sends as plain text; everything else that parses as JSON is decoded.
 TEXT_FIELDS = frozenset(
     {"text", "caption", "callback_query_id", "secret_token", "url", "description", "query"}
@@ -492,10 +502,12 @@ class FakeTelegram:
 
     async def _m_sendMessage(self, p: JSONDict, f: dict[str, Upload]) -> Any:
         _require(p, "chat_id", "text")
+        _check_text(p)
         return self._new_bot_message(p, {"text": p["text"]})
 
     async def _m_sendPhoto(self, p: JSONDict, f: dict[str, Upload]) -> Any:
         _require(p, "chat_id", "photo")
+        _check_caption(p)
         photo = p["photo"]
         if isinstance(photo, Upload):
             photo = self.add_file(photo.data)
@@ -505,6 +517,7 @@ class FakeTelegram:
 
     async def _m_sendVideo(self, p: JSONDict, f: dict[str, Upload]) -> Any:
         _require(p, "chat_id", "video")
+        _check_caption(p)
         return self._new_bot_message(p, {"video": self._video_obj(p, p["video"])})
 
     async def _m_sendMediaGroup(self, p: JSONDict, f: dict[str, Upload]) -> Any:
@@ -512,6 +525,8 @@ class FakeTelegram:
         media = p["media"]
         if not isinstance(media, list) or not 2 <= len(media) <= 10:
             raise _ApiError(400, "Bad Request: wrong number of media in the group")
+        for item in media:
+            _check_caption(item)
         group = f"BMG{next(self._file_ids)}"
         out = []
         for item in media:
@@ -533,6 +548,7 @@ class FakeTelegram:
 
     async def _m_editMessageText(self, p: JSONDict, f: dict[str, Upload]) -> Any:
         _require(p, "chat_id", "message_id", "text")
+        _check_text(p)
         msg = self._existing(p)
         markup = p.get("reply_markup")
         if msg.get("text") == p["text"] and msg.get("reply_markup") == markup:
@@ -559,6 +575,8 @@ class FakeTelegram:
 
     async def _m_answerCallbackQuery(self, p: JSONDict, f: dict[str, Upload]) -> Any:
         _require(p, "callback_query_id")
+        if isinstance(p.get("text"), str) and _utf16_len(p["text"]) > ANSWER_LIMIT:
+            raise _ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         return True
 
     async def _m_getChatMember(self, p: JSONDict, f: dict[str, Upload]) -> Any:
@@ -673,6 +691,59 @@ def _require(p: JSONDict, *names: str) -> None:
     for name in names:
         if p.get(name) in (None, ""):
             raise _ApiError(400, f"Bad Request: {name} is empty")
+
+
+_PARSE_ERROR = "Bad Request: can't parse entities"
+
+
+class _Entities(HTMLParser):
+    """Telegram's HTML parse mode: the text as shown; unsupported or unclosed tags fail."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.shown: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in HTML_TAGS:
+            raise _ApiError(400, f'{_PARSE_ERROR}: Unsupported start tag "{tag}"')
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            raise _ApiError(400, f'{_PARSE_ERROR}: Unexpected end tag "{tag}"')
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.shown.append(data)
+
+
+def _shown(text: str, parse_mode: Any) -> str:
+    """``text`` as the user would see it (entities parsed); malformed HTML answers 400."""
+    if str(parse_mode).upper() != "HTML":
+        return text
+    parser = _Entities()
+    parser.feed(text)
+    parser.close()
+    if parser.open:
+        raise _ApiError(
+            400,
+            f'{_PARSE_ERROR}: Can\'t find end tag corresponding to start tag "{parser.open[-1]}"',
+        )
+    return "".join(parser.shown)
+
+
+def _check_text(p: JSONDict) -> None:
+    if _utf16_len(_shown(str(p["text"]), p.get("parse_mode"))) > TEXT_LIMIT:
+        raise _ApiError(400, "Bad Request: message is too long")
+
+
+def _check_caption(p: JSONDict) -> None:
+    caption = p.get("caption")
+    if isinstance(caption, str) and _utf16_len(_shown(caption, p.get("parse_mode"))) > (
+        CAPTION_LIMIT
+    ):
+        raise _ApiError(400, "Bad Request: message caption is too long")
 
 
 def _set_markup(msg: JSONDict, markup: Any) -> None:
