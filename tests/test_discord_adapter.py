@@ -229,8 +229,8 @@ async def test_result_after_token_expiry_goes_to_the_channel(bot: Bot) -> None:
     [post] = [c for c in channel_posts(fake) if c.files]
     assert post.authorized  # the bot token, not the interaction's
     assert post.json["content"].startswith(f"<@{USER}>")
-    assert "users" in post.json["allowed_mentions"]["parse"]  # pings the requester only
-    assert "everyone" not in post.json["allowed_mentions"]["parse"]
+    mentions = post.json["allowed_mentions"]  # pings the requester only
+    assert mentions["parse"] == [] and mentions["users"] == [USER]
 
 
 async def test_discord_rate_limits_are_honoured(bot: Bot) -> None:

@@ -23,6 +23,7 @@ import aiohttp
 import discord
 
 from adapters.discord.download import TIMEOUT, DownloadFailed, DownloadTooLarge, save_to_file
+from adapters.discord.render import refusal
 from adapters.discord.sessions import Origin, Sessions
 from bot.errors import RequestInvalid
 from bot.job import Job, Target
@@ -201,7 +202,7 @@ class Intake:
                     await self.defaults(interaction.guild_id),
                 )
             except RequestInvalid as exc:
-                await interaction.response.send_message(str(exc), ephemeral=True)
+                await interaction.response.send_message(refusal(str(exc)), ephemeral=True)
                 return None
             self.sessions.add(key, interaction, origin)
             target = target_of(
@@ -243,7 +244,7 @@ class Intake:
                     await self.defaults(message.guild.id if message.guild else None),
                 )
             except RequestInvalid as exc:
-                await _reply(message, str(exc))
+                await _reply(message, refusal(str(exc)))
                 return None
             target = target_of(
                 message.channel,
@@ -255,7 +256,7 @@ class Intake:
             try:
                 return await self._submit(key, Origin.MENTION, target, request, images)
             except RequestInvalid as exc:
-                await _reply(message, str(exc))
+                await _reply(message, refusal(str(exc)))
                 return None
         finally:
             self._busy.discard(key)
@@ -287,7 +288,7 @@ class Intake:
         done, _ = await asyncio.wait({work}, timeout=max(left, 0.0))
         if done and isinstance(work.exception(), RequestInvalid):
             self.sessions.drop_key(key)
-            await interaction.response.send_message(str(work.exception()), ephemeral=True)
+            await interaction.response.send_message(refusal(str(work.exception())), ephemeral=True)
             return None
         if not done:
             log.info("interaction %s: still downloading at the deadline, deferring", interaction.id)
@@ -297,7 +298,7 @@ class Intake:
             return await work
         except RequestInvalid as exc:
             self.sessions.drop_key(key)
-            await _refuse_after_defer(interaction, str(exc))
+            await _refuse_after_defer(interaction, refusal(str(exc)))
             return None
 
     async def _submit(

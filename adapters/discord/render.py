@@ -60,12 +60,13 @@ def timestamp(when: datetime, style: str = "R") -> str:
     return f"<t:{int(when.timestamp())}:{style}>"
 
 
-# Every character that starts Discord markdown: emphasis, code, spoilers, quotes,
-# headings, lists and subtext, masked links, and <@id>/<#id>/<t:…>/<:emoji:id> markup.
-# discord.utils.escape_markdown is not enough: it escapes only the first of two
-# masked links on a line, and leaves <@id> alone.
-_MARKUP = re.compile(r"[\\*_~|`>#\-\[\]<]")
-_ORDERED_LIST = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
+# Every character that starts Discord markdown anywhere: emphasis, code, spoilers,
+# masked links, and <@id>/<#id>/<t:…>/<:emoji:id> markup. discord.utils.escape_markdown
+# is not enough: it escapes only the first of two masked links on a line, and leaves
+# <@id> alone. Headings, subtext and lists count only at the start of a line.
+_MARKUP = re.compile(r"[\\*_~|`\[\]<>]")
+_LINE_MARKUP = re.compile(r"^(\s*)(#{1,3}|-#|[-+])(?=\s|$)", re.MULTILINE)
+_ORDERED_LIST = re.compile(r"^(\s*\d+)\.(?=\s|$)", re.MULTILINE)
 
 
 def plain(text: str) -> str:
@@ -75,7 +76,8 @@ def plain(text: str) -> str:
     ``@everyone``/``@here``/``@id`` are broken by discord.py's
     ``escape_mentions``; who is pinged is decided by ``allowed_mentions``.
     """
-    escaped = _ORDERED_LIST.sub(r"\1\\.", _MARKUP.sub(r"\\\g<0>", text))
+    escaped = _MARKUP.sub(r"\\\g<0>", text)
+    escaped = _ORDERED_LIST.sub(r"\1\\.", _LINE_MARKUP.sub(r"\1\\\2", escaped))
     return discord.utils.escape_mentions(escaped)
 
 

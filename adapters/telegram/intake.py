@@ -22,6 +22,7 @@ from telegram.constants import FileSizeLimit, ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from adapters.telegram.errors import is_too_big
+from adapters.telegram.render import fit
 from bot.errors import RequestInvalid
 from bot.job import Target
 from bot.request import build_request, parse_command
@@ -65,7 +66,7 @@ async def reply(msg: Message, text: str, *, html: bool = False) -> None:
     """Answer ``msg`` in its chat and topic; failures are logged, never raised."""
     try:
         await msg.reply_text(
-            text,
+            fit(text, html=html),
             do_quote=True,
             allow_sending_without_reply=True,
             parse_mode=ParseMode.HTML if html else None,
