@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from bot.job import Job, Target, Video
+from bot.model.job import Job, Target, Video
 
 __all__ = ["ChatAdapter", "Target", "Video"]
 

@@ -27,8 +27,8 @@ from typing import Any
 
 from PIL import Image
 
-from bot.job import Job, Target, Video
-from bot.request import Model, Options, VideoRequest, build_request
+from bot.model.job import Job, Target, Video
+from bot.model.request import Model, Options, VideoRequest, build_request
 from bot.runtime import Core
 from bot.sandbox.rules import CreateSpec
 

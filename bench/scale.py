@@ -39,9 +39,9 @@ from bench.common import (
     write_result,
 )
 from bench.poll import POLL_INTERVAL, POLL_TIMEOUT
-from bot.job import Job, JobStatus, TaskResult
 from bot.keevx import KeevxClient
-from bot.request import Options, build_request
+from bot.model.job import Job, JobStatus, TaskResult
+from bot.model.request import Options, build_request
 from bot.runtime import Core, utcnow
 from bot.settings import Settings
 from storage import SqliteJobStore

@@ -15,9 +15,9 @@ from bot.errors import (
     StoreError,
     TooLarge,
 )
-from bot.job import Job, JobStatus, Target
 from bot.keevx import KeevxClient
-from bot.request import Options, VideoRequest, build_request, parse_command
+from bot.model.job import Job, JobStatus, Target
+from bot.model.request import Options, VideoRequest, build_request, parse_command
 from bot.service import JobService
 from bot.settings import Settings
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.job import Job, JobStatus, TaskResult
 from bot.keevx import valid_task_id
-from bot.request import VideoRequest
+from bot.model.job import Job, JobStatus, TaskResult
+from bot.model.request import VideoRequest
 from storage.base import Conflict, JobStore
 
 __all__ = ["CALLBACK_PATH", "Announced", "KeevxCallbacks", "matches_request"]

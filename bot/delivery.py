@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bot.errors import DeliveryError, TooLarge
-from bot.job import Job, TaskResult, Video
+from bot.model.job import Job, TaskResult, Video
 from bot.safe_fetch import (
     FetchFailed,
     FetchPolicy,

@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from bot.job import Job, JobStatus, Target, Video
-from bot.request import build_request, parse_command
+from bot.model.job import Job, JobStatus, Target, Video
+from bot.model.request import build_request, parse_command
 from bot.runtime import Core
 from bot.settings import Settings
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
-from bot.request import VideoRequest
+from bot.model.request import VideoRequest
 
 __all__ = ["DurationLog", "Durations", "kind_of"]
 

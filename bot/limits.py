@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from bot.errors import LimitReached
-from bot.job import Job, JobStatus, Target
-from bot.request import VideoRequest
+from bot.model.job import Job, JobStatus, Target
+from bot.model.request import VideoRequest
 from bot.settings import Settings
 from storage.base import JobStore, Quota, QuotaExceeded, QuotaKind
 

@@ -31,9 +31,9 @@ from bot.errors import (
     RateLimited,
     RecipientGone,
 )
-from bot.job import Job, JobStatus, TaskResult
 from bot.keevx import KeevxClient
 from bot.limits import Gatekeeper
+from bot.model.job import Job, JobStatus, TaskResult
 from bot.safe_fetch import FetchPolicy
 from bot.schedule import FixedSchedule, PollSchedule
 from storage.base import Conflict, JobStore

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.job import ACTIVE, Job
+from bot.model.job import ACTIVE, Job
 from bot.pipeline import Pipeline, Timing
 from storage.base import Conflict, JobStore
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.durations import Durations, kind_of, quantile, rank
-from bot.job import Job, TaskResult
+from bot.model.job import Job, TaskResult
 
 __all__ = ["AdaptiveSchedule", "FixedSchedule", "PollSchedule"]
 

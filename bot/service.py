@@ -15,10 +15,10 @@ from typing import Any
 
 from bot.errors import RequestInvalid
 from bot.images import DECODES_AT_ONCE, ImageFile, prepare_image
-from bot.job import ACTIVE, Job, JobStatus, Target
 from bot.limits import Gatekeeper, Stats
+from bot.model.job import ACTIVE, Job, JobStatus, Target
+from bot.model.request import Model, Options, VideoRequest
 from bot.pipeline import discard
-from bot.request import Model, Options, VideoRequest
 from storage.base import Conflict, JobStore, QuotaExceeded
 
 __all__ = ["JobService"]
@@ -40,8 +40,8 @@ _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 class JobService:
     """Validates, persists and starts jobs; the adapters' one entry point.
 
-    Adapters parse chat text with :func:`bot.request.parse_command` and
-    :func:`bot.request.build_request` (refusals are ``RequestInvalid``), download
+    Adapters parse chat text with :func:`bot.model.request.parse_command` and
+    :func:`bot.model.request.build_request` (refusals are ``RequestInvalid``), download
     the images to local files, then call :meth:`submit`. The poller does the
     rest, showing progress and results through the adapter.
     """

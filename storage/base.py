@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.errors import StoreError
-from bot.job import Job, JobStatus
+from bot.model.job import Job, JobStatus
 
 __all__ = ["Conflict", "JobStore", "Quota", "QuotaExceeded", "QuotaKind"]
 

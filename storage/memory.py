@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.errors import StoreError
-from bot.job import ACTIVE, Job, JobStatus
+from bot.model.job import ACTIVE, Job, JobStatus
 from storage.base import Conflict, Quota, QuotaExceeded, QuotaKind
 from storage.sqlite import DURATIONS_KEPT
 

@@ -12,8 +12,8 @@ from typing import IO, Any
 import aiosqlite
 
 from bot.errors import StoreError
-from bot.job import ACTIVE, Job, JobStatus, Target, TaskResult
-from bot.request import VideoRequest
+from bot.model.job import ACTIVE, Job, JobStatus, Target, TaskResult
+from bot.model.request import VideoRequest
 from storage.base import Conflict, Quota, QuotaExceeded, QuotaKind
 
 __all__ = ["SqliteJobStore"]

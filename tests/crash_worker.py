@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Video
-from bot.job import Job, JobStatus, Target
+from bot.model.job import Job, JobStatus, Target
 from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.settings import Settings

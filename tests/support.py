@@ -10,8 +10,8 @@ from pathlib import Path
 
 from adapters.base import Video
 from bot.errors import DeliveryError
-from bot.job import Job, JobStatus, Target
-from bot.request import build_request, parse_command
+from bot.model.job import Job, JobStatus, Target
+from bot.model.request import build_request, parse_command
 from bot.sandbox import SAMPLE_IMAGE
 from bot.service import JobService
 

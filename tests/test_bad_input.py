@@ -25,7 +25,7 @@ import pytest_asyncio
 from PIL import Image
 
 from bot.images import MAX_IMAGE_BYTES
-from bot.job import JobStatus
+from bot.model.job import JobStatus
 from bot.runtime import Core
 from bot.sandbox import SAMPLE_IMAGE, Sandbox, SandboxConfig
 from tests.conftest import check_sent_to_keevx, core_settings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.job import JobStatus
+from bot.model.job import JobStatus
 from bot.runtime import Core
 from bot.sandbox import Sandbox
 from bot.settings import Settings

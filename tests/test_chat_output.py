@@ -23,7 +23,7 @@ from telegram.error import BadRequest
 
 from adapters.telegram import render
 from adapters.telegram.albums import MAX_PARTS, AlbumCollector
-from bot.job import JobStatus
+from bot.model.job import JobStatus
 from bot.sandbox import Sandbox
 from bot.settings import Settings
 from tests.fakes.discord import FakeDiscord

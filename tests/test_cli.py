@@ -87,8 +87,8 @@ def test_jobs_lists_recent_jobs(tmp_path: Path, clean_env: dict[str, str]) -> No
 _ADD_JOB = """
 import asyncio, sys
 from datetime import UTC, datetime
-from bot.job import Job, JobStatus, Target
-from bot.request import Model, VideoRequest
+from bot.model.job import Job, JobStatus, Target
+from bot.model.request import Model, VideoRequest
 from storage import SqliteJobStore
 
 async def main():

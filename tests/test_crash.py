@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.job import JobStatus
+from bot.model.job import JobStatus
 from bot.sandbox import Sandbox, SandboxConfig
 from storage import SqliteJobStore
 from tests.support import free_port

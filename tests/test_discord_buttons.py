@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.job import Job, JobStatus
+from bot.model.job import Job, JobStatus
 from bot.sandbox import Sandbox, SandboxConfig
 from bot.settings import Settings
 from tests.fakes.discord import FakeDiscord

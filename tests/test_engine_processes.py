@@ -10,7 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from bot.job import JobStatus
+from bot.model.job import JobStatus
 from bot.sandbox import Sandbox, SandboxConfig
 from storage import SqliteJobStore
 from tests.fakes.discord import FakeDiscord

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from bot.job import JobStatus
+from bot.model.job import JobStatus
 from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.sandbox import Sandbox, SandboxConfig

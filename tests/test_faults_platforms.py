@@ -13,7 +13,7 @@ from datetime import timedelta
 from adapters.discord import DiscordAdapter
 from adapters.discord.endpoints import point_at
 from adapters.telegram import TelegramAdapter
-from bot.job import JobStatus
+from bot.model.job import JobStatus
 from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.sandbox import Sandbox, SandboxConfig

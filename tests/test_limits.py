@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import LimitReached
-from bot.job import JobStatus, Target
+from bot.model.job import JobStatus, Target
 from bot.runtime import Core
 from bot.sandbox import Sandbox
 from bot.settings import Settings

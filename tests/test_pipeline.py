@@ -12,7 +12,7 @@ import av
 import pytest
 
 from bot.errors import RecipientGone, TooLarge
-from bot.job import JobStatus
+from bot.model.job import JobStatus
 from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.sandbox import Sandbox

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from bot.errors import RequestInvalid
-from bot.help import HELP_TEXT, USAGE
-from bot.request import (
+from bot.model.help import HELP_TEXT, USAGE
+from bot.model.request import (
     MAX_PROMPT_CHARS,
     MODEL_RULES,
     Command,

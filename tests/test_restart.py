@@ -7,7 +7,7 @@ import dataclasses
 from collections import Counter
 from pathlib import Path
 
-from bot.job import JobStatus
+from bot.model.job import JobStatus
 from bot.runtime import Core
 from bot.sandbox import Sandbox
 from bot.settings import Settings

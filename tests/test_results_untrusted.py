@@ -23,9 +23,9 @@ from aiohttp import web
 
 from bot.delivery import RESULT_POLICY, ResultRefused, deliver_results, result_policy
 from bot.errors import DeliveryError
-from bot.job import Job, JobStatus, Target, TaskResult
 from bot.keevx import KeevxClient
-from bot.request import Options, build_request
+from bot.model.job import Job, JobStatus, Target, TaskResult
+from bot.model.request import Options, build_request
 from bot.safe_fetch import (
     FetchPolicy,
     FetchRefused,

@@ -14,8 +14,8 @@ import pytest
 
 from bot.durations import Durations, kind_of, quantile
 from bot.errors import ConfigError
-from bot.job import Job, JobStatus, Target, TaskResult
-from bot.request import Model, VideoRequest
+from bot.model.job import Job, JobStatus, Target, TaskResult
+from bot.model.request import Model, VideoRequest
 from bot.runtime import Core
 from bot.schedule import AdaptiveSchedule, FixedSchedule
 from bot.settings import Settings

@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.job import JobStatus
+from bot.model.job import JobStatus
 from bot.sandbox import Sandbox, SandboxConfig
 from storage import SqliteJobStore
 from tests.fakes.discord import FakeDiscord

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StoreError
-from bot.job import ACTIVE, Job, JobStatus, Target, TaskResult
 from bot.limits import RUNNING
-from bot.request import Model, VideoRequest
+from bot.model.job import ACTIVE, Job, JobStatus, Target, TaskResult
+from bot.model.request import Model, VideoRequest
 from storage.base import Conflict, JobStore, Quota, QuotaExceeded, QuotaKind
 from storage.memory import MemoryJobStore
 from storage.sqlite import SqliteJobStore

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from adapters.telegram import TelegramAdapter
-from bot.job import Job, JobStatus, Target
+from bot.model.job import Job, JobStatus, Target
 from bot.runtime import Core
 from bot.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.settings import Settings

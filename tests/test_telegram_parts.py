@@ -31,8 +31,8 @@ from adapters.telegram.handlers import addressing
 from adapters.telegram.status import StatusBoard
 from adapters.telegram.webhook import make_secret, webhook_path
 from bot.errors import ConfigError, DeliveryError, RecipientGone, TooLarge
-from bot.job import Job, JobStatus, Target
-from bot.request import build_request
+from bot.model.job import Job, JobStatus, Target
+from bot.model.request import build_request
 from bot.sandbox import SAMPLE_IMAGE, render_video
 from tests.fakes.telegram import FakeTelegram
 
@@ -73,7 +73,7 @@ def make_job(
 
 
 def _options() -> Any:
-    from bot.request import Options
+    from bot.model.request import Options
 
     return Options()
 

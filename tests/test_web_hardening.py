@@ -20,8 +20,8 @@ from aiohttp import web
 
 from adapters.telegram import TelegramAdapter
 from bot.callbacks import KeevxCallbacks
-from bot.job import Job, JobStatus, Target
-from bot.request import build_request, parse_command
+from bot.model.job import Job, JobStatus, Target
+from bot.model.request import build_request, parse_command
 from bot.runtime import Core
 from bot.sandbox import Sandbox
 from bot.settings import Settings

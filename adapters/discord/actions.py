@@ -17,7 +17,7 @@ from adapters.discord import render
 from adapters.discord.intake import Intake
 from adapters.discord.views import Action
 from bot.errors import RequestInvalid
-from bot.job import Job
+from bot.model.job import Job
 
 __all__ = ["Buttons"]
 

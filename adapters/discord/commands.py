@@ -1,6 +1,6 @@
 """The application commands: ``/video``, ``/jobs``, ``/settings`` and "Make a video".
 
-Option descriptions are written from :data:`bot.request.MODEL_RULES`, so
+Option descriptions are written from :data:`bot.model.request.MODEL_RULES`, so
 they state each model's limits as the core enforces them; the core still
 validates and refuses with its own sentence.
 """
@@ -17,7 +17,14 @@ from adapters.discord import render
 from adapters.discord.intake import PLATFORM, Intake, image_attachments
 from adapters.discord.sessions import Origin
 from bot.errors import RequestInvalid
-from bot.request import MAX_PROMPT_CHARS, MODEL_RULES, Model, ModelRules, Options, build_request
+from bot.model.request import (
+    MAX_PROMPT_CHARS,
+    MODEL_RULES,
+    Model,
+    ModelRules,
+    Options,
+    build_request,
+)
 
 __all__ = ["PromptModal", "build_tree"]
 

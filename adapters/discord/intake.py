@@ -26,8 +26,8 @@ from adapters.discord.download import TIMEOUT, DownloadFailed, DownloadTooLarge,
 from adapters.discord.render import refusal
 from adapters.discord.sessions import Origin, Sessions
 from bot.errors import RequestInvalid
-from bot.job import Job, Target
-from bot.request import Options, VideoRequest, build_request, parse_command
+from bot.model.job import Job, Target
+from bot.model.request import Options, VideoRequest, build_request, parse_command
 from bot.service import JobService
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Texts and embeds the Discord adapter posts: status lines, results, job lists.
 
-Everything here is pure: a :class:`~bot.job.Job` in, strings or an
+Everything here is pure: a :class:`~bot.model.job.Job` in, strings or an
 :class:`discord.Embed` out. Times use Discord's timestamp markup
 (``<t:UNIX:R>``), which each reader's client renders and keeps counting.
 
@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 import discord
 
 from adapters.base import Video
-from bot.job import Job, JobStatus
 from bot.limits import Stats
+from bot.model.job import Job, JobStatus
 
 __all__ = [
     "CONTENT_LIMIT",

@@ -18,7 +18,7 @@ from typing import Any
 
 import discord
 
-from bot.job import Job
+from bot.model.job import Job
 
 __all__ = ["Origin", "Session", "Sessions"]
 

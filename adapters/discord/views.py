@@ -15,7 +15,7 @@ from typing import Any, Protocol, cast
 
 import discord
 
-from bot.job import Job
+from bot.model.job import Job
 
 __all__ = ["Action", "ButtonHandler", "JobButton", "result_view", "status_view"]
 

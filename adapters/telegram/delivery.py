@@ -23,7 +23,7 @@ from telegram.error import BadRequest, TelegramError
 from adapters.base import Video
 from adapters.telegram import render
 from adapters.telegram.errors import translate
-from bot.job import Job
+from bot.model.job import Job
 
 __all__ = ["Deliverer", "make_thumbnail"]
 

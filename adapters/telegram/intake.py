@@ -24,8 +24,8 @@ from telegram.error import BadRequest, TelegramError
 from adapters.telegram.errors import is_too_big
 from adapters.telegram.render import fit
 from bot.errors import RequestInvalid
-from bot.job import Target
-from bot.request import build_request, parse_command
+from bot.model.job import Target
+from bot.model.request import build_request, parse_command
 from bot.service import JobService
 
 __all__ = ["ImageRef", "Intake", "images_of"]

@@ -14,9 +14,9 @@ from datetime import datetime
 
 from telegram.constants import CallbackQueryLimit, MessageLimit
 
-from bot.job import ACTIVE, Job, JobStatus
 from bot.limits import Stats
-from bot.request import Options
+from bot.model.job import ACTIVE, Job, JobStatus
+from bot.model.request import Options
 
 __all__ = [
     "ANSWER_LIMIT",
@@ -64,11 +64,11 @@ def _esc(text: str) -> str:
 
 
 def help_text() -> str:
-    """The core's help text (``bot.help.HELP_TEXT``) when it exists, else ours (HTML)."""
+    """The core's help text (``bot.model.help.HELP_TEXT``) when it exists, else ours (HTML)."""
     import importlib
 
     try:
-        module = importlib.import_module("bot.help")
+        module = importlib.import_module("bot.model.help")
     except ImportError:
         return _FALLBACK_HELP
     text = getattr(module, "HELP_TEXT", None)

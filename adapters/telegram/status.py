@@ -18,7 +18,7 @@ from telegram.error import BadRequest, TelegramError
 
 from adapters.telegram import render
 from adapters.telegram.errors import is_not_modified, map_error
-from bot.job import ACTIVE, Job, JobStatus
+from bot.model.job import ACTIVE, Job, JobStatus
 
 __all__ = ["StatusBoard", "again_data", "cancel_data"]
 

@@ -1,6 +1,6 @@
 """The create request's rules as Keevx states them, checked the way its server would.
 
-Deliberately independent of :mod:`bot.request`: the sandbox stands in for the
+Deliberately independent of :mod:`bot.model.request`: the sandbox stands in for the
 server, so a mistake in the bot's own validation must not be mirrored here.
 """
 

@@ -3,7 +3,7 @@
 Adapters call :func:`parse_command` on chat text, then :func:`build_request`
 with the number of images; both raise :class:`~bot.errors.RequestInvalid`
 whose message is the friendly sentence to send back. Every limit lives in
-:data:`bot.rules.MODEL_RULES`; this module re-exports the names adapters use.
+:data:`bot.model.rules.MODEL_RULES`; this module re-exports the names adapters use.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from bot.command import Command, parse_command
 from bot.errors import RequestInvalid
-from bot.rules import (
+from bot.model.rules import (
     DEFAULT_MODEL,
     MAX_IMAGES,
     MAX_PROMPT_CHARS,
@@ -27,6 +26,7 @@ from bot.rules import (
     span_text,
     strs,
 )
+from bot.model.syntax import Command, parse_command
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.rules import DEFAULT_MODEL, MODEL_RULES, ModelRules, all_values, join_or, span_text
+from bot.model.rules import DEFAULT_MODEL, MODEL_RULES, ModelRules, all_values, join_or, span_text
 
 __all__ = ["HELP_TEXT", "USAGE"]
 

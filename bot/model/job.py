@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from bot.request import VideoRequest
+from bot.model.request import VideoRequest
 
 __all__ = ["ACTIVE", "TERMINAL", "Job", "JobStatus", "Target", "TaskResult", "Video"]
 

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from bot.errors import RequestInvalid
-from bot.rules import (
+from bot.model.rules import (
     MODEL_RULES,
     Options,
     echo,
