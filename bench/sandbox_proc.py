@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 
 from bench.common import World
-from bot.sandbox import Sandbox, SandboxConfig
+from bot.keevx.sandbox import Sandbox, SandboxConfig
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -15,7 +15,7 @@ from bot.errors import (
     StoreError,
     TooLarge,
 )
-from bot.keevx import KeevxClient
+from bot.keevx.client import KeevxClient
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import Options, VideoRequest, build_request, parse_command
 from bot.service import JobService

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.keevx import valid_task_id
+from bot.keevx.client import valid_task_id
 from bot.model.job import Job, JobStatus, TaskResult
 from bot.model.request import VideoRequest
 from storage.base import Conflict, JobStore

@@ -77,7 +77,7 @@ class DemoAdapter:
 
 def sample_image() -> Path:
     """The bundled sample photo."""
-    return Path(str(resources.files("bot.sandbox") / "sample.jpg"))
+    return Path(str(resources.files("bot.keevx.sandbox") / "sample.jpg"))
 
 
 async def run_demo(

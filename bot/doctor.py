@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot.errors import ApiRejected, BotError, KeevxCode, KeevxError
-from bot.keevx import KeevxClient, RetryPolicy
+from bot.keevx.client import KeevxClient, RetryPolicy
 from bot.settings import Settings, sqlite_path
 from storage import open_store
 

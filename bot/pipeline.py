@@ -31,7 +31,7 @@ from bot.errors import (
     RateLimited,
     RecipientGone,
 )
-from bot.keevx import KeevxClient
+from bot.keevx.client import KeevxClient
 from bot.limits import Gatekeeper
 from bot.model.job import Job, JobStatus, TaskResult
 from bot.safe_fetch import FetchPolicy

@@ -23,7 +23,7 @@ from bot.callbacks import CALLBACK_PATH, KeevxCallbacks
 from bot.delivery import result_policy
 from bot.durations import Durations
 from bot.errors import ConfigError
-from bot.keevx import KeevxClient, RetryPolicy
+from bot.keevx.client import KeevxClient, RetryPolicy
 from bot.limits import Gatekeeper
 from bot.pipeline import Pipeline, Timing
 from bot.poller import Poller
@@ -84,7 +84,7 @@ class Core:
         settings = self.settings
         base_url, api_key = settings.keevx_base_url, settings.keevx_api_key
         if settings.keevx_sandbox:
-            from bot.sandbox import Sandbox, SandboxConfig
+            from bot.keevx.sandbox import Sandbox, SandboxConfig
 
             sandbox = Sandbox(SandboxConfig(delay=settings.sandbox_delay))
             await self._stack.enter_async_context(sandbox)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from adapters.base import Video
 from bot.errors import DeliveryError
+from bot.keevx.sandbox import SAMPLE_IMAGE
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import build_request, parse_command
-from bot.sandbox import SAMPLE_IMAGE
 from bot.service import JobService
 
 

@@ -23,8 +23,8 @@ from telegram.error import BadRequest
 
 from adapters.telegram import render
 from adapters.telegram.albums import MAX_PARTS, AlbumCollector
+from bot.keevx.sandbox import Sandbox
 from bot.model.job import JobStatus
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.model.job import JobStatus
-from bot.sandbox import Sandbox, SandboxConfig
 from storage import SqliteJobStore
 from tests.support import free_port
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.model.job import Job, JobStatus
-from bot.sandbox import Sandbox, SandboxConfig
 from bot.settings import Settings
 from tests.fakes.discord import FakeDiscord
 from tests.test_discord_adapter import OVER, USER, Bot, png, running_bot, slash_video

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.discord.errors import token_expired, translate
 from bot.errors import DeliveryError, RecipientGone, TooLarge
-from bot.sandbox import Sandbox
+from bot.keevx.sandbox import Sandbox
 from bot.settings import Settings
 from tests.fakes.discord import FakeDiscord
 from tests.test_discord_adapter import running_bot

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.cli import main
 from bot.doctor import diagnose
-from bot.sandbox import Sandbox, SandboxConfig
+from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.settings import Settings
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"

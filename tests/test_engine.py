@@ -16,13 +16,13 @@ import pytest
 from adapters.base import Video
 from bot.callbacks import KeevxCallbacks
 from bot.errors import LimitReached, RequestInvalid, StoreError
+from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
+from bot.keevx.sandbox.models import RecordedCall
 from bot.limits import RUNNING
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import Options, build_request, parse_command
 from bot.pipeline import Timing
 from bot.runtime import Core
-from bot.sandbox import SAMPLE_IMAGE, Sandbox
-from bot.sandbox.models import RecordedCall
 from bot.settings import Settings
 from storage import Conflict, SqliteJobStore
 from tests.conftest import API_KEY

@@ -10,8 +10,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.model.job import JobStatus
-from bot.sandbox import Sandbox, SandboxConfig
 from storage import SqliteJobStore
 from tests.fakes.discord import FakeDiscord
 from tests.test_crash import ROOT, run_worker

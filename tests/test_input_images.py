@@ -31,7 +31,7 @@ from PIL import Image, ImageFile
 import adapters.discord.intake as intake
 from bot.errors import RequestInvalid
 from bot.images import DECODES_AT_ONCE, prepare_image
-from bot.sandbox import Sandbox
+from bot.keevx.sandbox import Sandbox
 from bot.settings import Settings
 from tests.fakes.discord import FakeDiscord
 from tests.test_discord_adapter import Bot, channel_posts, running_bot, webhook_posts

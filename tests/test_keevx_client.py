@@ -18,7 +18,7 @@ from bot.errors import (
     KeevxCode,
     RateLimited,
 )
-from bot.keevx import (
+from bot.keevx.client import (
     MAX_ANSWER,
     KeevxClient,
     RateLimiter,

@@ -11,7 +11,8 @@ import bot
 def test_core_imports_no_platform_library() -> None:
     code = (
         "import sys, bot, bot.cli, bot.runtime, bot.service, bot.poller, bot.pipeline, "
-        "bot.delivery, bot.keevx, bot.model.request, bot.images, bot.sandbox, bot.demo, storage, "
+        "bot.delivery, bot.keevx.client, bot.model.request, bot.images, bot.keevx.sandbox, "
+        "bot.demo, storage, "
         "adapters.base\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('telegram', 'discord'))\n"
         "print(loaded)\n"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import LimitReached
+from bot.keevx.sandbox import Sandbox
 from bot.model.job import JobStatus, Target
 from bot.runtime import Core
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from tests.support import RecordingAdapter, submit
 

@@ -12,11 +12,11 @@ import av
 import pytest
 
 from bot.errors import RecipientGone, TooLarge
+from bot.keevx.sandbox import Sandbox
+from bot.keevx.sandbox.models import RecordedCall
 from bot.model.job import JobStatus
 from bot.pipeline import Timing
 from bot.runtime import Core
-from bot.sandbox import Sandbox
-from bot.sandbox.models import RecordedCall
 from bot.settings import Settings
 from tests.support import RecordingAdapter, submit
 

@@ -23,7 +23,8 @@ from aiohttp import web
 
 from bot.delivery import RESULT_POLICY, ResultRefused, deliver_results, result_policy
 from bot.errors import DeliveryError
-from bot.keevx import KeevxClient
+from bot.keevx.client import KeevxClient
+from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.model.job import Job, JobStatus, Target, TaskResult
 from bot.model.request import Options, build_request
 from bot.safe_fetch import (
@@ -36,7 +37,6 @@ from bot.safe_fetch import (
     is_public,
     origin,
 )
-from bot.sandbox import SAMPLE_IMAGE, Sandbox
 from tests.conftest import API_KEY
 from tests.support import RecordingAdapter
 

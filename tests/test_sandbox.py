@@ -20,8 +20,8 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-import bot.sandbox.tasks
-from bot.sandbox import SAMPLE_IMAGE, Sandbox, SandboxConfig, render_thumbnail, render_video
+import bot.keevx.sandbox.tasks
+from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox, SandboxConfig, render_thumbnail, render_video
 
 HEADERS = {"Authorization": "Bearer test-key", "source": "skill"}
 UPLOAD = "/figure-resource/upload/file"
@@ -328,7 +328,7 @@ async def test_a_due_task_still_rendering_reports_processing(
         release.wait(10)
         return render_video(*args, **kwargs)
 
-    monkeypatch.setattr(bot.sandbox.tasks, "render_video", slow_render)
+    monkeypatch.setattr(bot.keevx.sandbox.tasks, "render_video", slow_render)
     async with running(delay=60.0) as (sandbox, client):
         (task_id,) = await create(client, v_body(await upload(client)))
         sandbox.finish_now(task_id)

@@ -12,8 +12,8 @@ import signal
 import sys
 from pathlib import Path
 
+from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.model.job import JobStatus
-from bot.sandbox import Sandbox, SandboxConfig
 from storage import SqliteJobStore
 from tests.fakes.discord import FakeDiscord
 from tests.test_discord_adapter import png

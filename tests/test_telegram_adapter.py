@@ -18,9 +18,9 @@ import aiohttp
 import pytest
 
 from adapters.telegram import TelegramAdapter
+from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.model.job import Job, JobStatus, Target
 from bot.runtime import Core
-from bot.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.settings import Settings
 from tests.fakes.telegram import Call, FakeTelegram
 

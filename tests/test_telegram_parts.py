@@ -31,9 +31,9 @@ from adapters.telegram.handlers import addressing
 from adapters.telegram.status import StatusBoard
 from adapters.telegram.webhook import make_secret, webhook_path
 from bot.errors import ConfigError, DeliveryError, RecipientGone, TooLarge
+from bot.keevx.sandbox import SAMPLE_IMAGE, render_video
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import build_request
-from bot.sandbox import SAMPLE_IMAGE, render_video
 from tests.fakes.telegram import FakeTelegram
 
 TOKEN = "123:ABC"

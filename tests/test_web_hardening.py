@@ -20,10 +20,10 @@ from aiohttp import web
 
 from adapters.telegram import TelegramAdapter
 from bot.callbacks import KeevxCallbacks
+from bot.keevx.sandbox import Sandbox
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import build_request, parse_command
 from bot.runtime import Core
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.web import WebLimits, WebServer
 from tests.conftest import API_KEY

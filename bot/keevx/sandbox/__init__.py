@@ -5,9 +5,9 @@
 
 from pathlib import Path
 
-from bot.sandbox.models import RecordedCall, SandboxConfig, SandboxTask, UploadedFile
-from bot.sandbox.render import render_thumbnail, render_video
-from bot.sandbox.server import Sandbox
+from bot.keevx.sandbox.models import RecordedCall, SandboxConfig, SandboxTask, UploadedFile
+from bot.keevx.sandbox.server import Sandbox
+from bot.keevx.sandbox.video import render_thumbnail, render_video
 
 SAMPLE_IMAGE = Path(__file__).with_name("sample.jpg")
 """A bundled sunset photo (1280x853 JPEG) for the demo command."""

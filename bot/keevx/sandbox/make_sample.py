@@ -1,7 +1,7 @@
 """Draw ``sample.jpg``, the bundled photo the demo sends: a sunset over the sea.
 
 Generated rather than downloaded so the repository carries no third-party
-image rights. Run ``python -m bot.sandbox.make_sample`` to redraw it; the
+image rights. Run ``python -m bot.keevx.sandbox.make_sample`` to redraw it; the
 output is deterministic.
 """
 

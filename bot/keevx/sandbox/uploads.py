@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from aiohttp import BodyPartReader
 
-from bot.sandbox.models import UploadedFile
-from bot.sandbox.rules import CODE_BAD_FORMAT, CODE_IMAGE_TOO_BIG, Refusal
+from bot.keevx.sandbox.checks import CODE_BAD_FORMAT, CODE_IMAGE_TOO_BIG, Refusal
+from bot.keevx.sandbox.models import UploadedFile
 
 __all__ = ["MAX_UPLOAD", "sniff", "store_upload"]
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
-from bot.sandbox.models import SandboxConfig, SandboxTask
-from bot.sandbox.render import pad_mp4, render_thumbnail, render_video
-from bot.sandbox.rules import CreateSpec
+from bot.keevx.sandbox.checks import CreateSpec
+from bot.keevx.sandbox.models import SandboxConfig, SandboxTask
+from bot.keevx.sandbox.video import pad_mp4, render_thumbnail, render_video
 
 __all__ = ["FAIL_MARKER", "Studio"]
 

@@ -22,11 +22,17 @@ from typing import Any, Self
 from aiohttp import BodyPartReader, web
 from aiohttp.typedefs import Handler
 
-from bot.sandbox.faults import CREATE_ONLY, answer_instead, spoil, trickle
-from bot.sandbox.models import RecordedCall, SandboxConfig, SandboxTask, UploadedFile
-from bot.sandbox.rules import CODE_NOT_FOUND, CODE_PARAMETER, CODE_TOKEN, Refusal, check_create
-from bot.sandbox.tasks import Studio
-from bot.sandbox.uploads import store_upload
+from bot.keevx.sandbox.checks import (
+    CODE_NOT_FOUND,
+    CODE_PARAMETER,
+    CODE_TOKEN,
+    Refusal,
+    check_create,
+)
+from bot.keevx.sandbox.faults import CREATE_ONLY, answer_instead, spoil, trickle
+from bot.keevx.sandbox.models import RecordedCall, SandboxConfig, SandboxTask, UploadedFile
+from bot.keevx.sandbox.tasks import Studio
+from bot.keevx.sandbox.uploads import store_upload
 
 __all__ = ["Sandbox"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.faults import FAULT_KINDS
-from bot.sandbox.rules import CreateSpec
+from bot.keevx.sandbox.checks import CreateSpec
+from bot.keevx.sandbox.faults import FAULT_KINDS
 
 __all__ = [
     "FAULTS",
