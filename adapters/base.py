@@ -1,7 +1,7 @@
 """The contract between the core and a chat platform.
 
 The only module of :mod:`adapters` the core imports. An adapter turns
-platform events into :meth:`bot.service.JobService.submit` calls, and the
+platform events into :meth:`bot.jobs.service.JobService.submit` calls, and the
 core's jobs and results into platform messages through this protocol.
 """
 

@@ -1,7 +1,7 @@
 """Benchmark 3: intake, from a photo request to a created Keevx task.
 
 ``python -m bench.intake [--jobs 2000] [--concurrency 16] [--rate 20]``.
-Drives :meth:`bot.service.JobService.submit` directly, as an adapter does
+Drives :meth:`bot.jobs.service.JobService.submit` directly, as an adapter does
 once it has downloaded the photo (the Telegram-adapter version, through a
 fake Bot API on loopback, is to come). Each request is the bundled 1280×853
 sample photo under a different user, with the default fair-use limits on and

@@ -5,7 +5,7 @@
 kind (:data:`bench.common.KINDS`). Per strategy, on a fresh database and sandbox:
 
 * ``fixed``: Keevx's recipe, a check every POLL_INTERVAL (30 s): the baseline;
-* ``adaptive``: :class:`bot.schedule.AdaptiveSchedule`, with a history of
+* ``adaptive``: :class:`bot.jobs.schedule.AdaptiveSchedule`, with a history of
   ``--history`` finished tasks per kind in the store (a bot that has been
   running; ``adaptive-cold`` starts with nothing learned);
 * ``callbacks``: PUBLIC_URL set, Keevx calls back; polling is a safety net.
@@ -41,7 +41,7 @@ from bench.common import (
     wait_until,
     write_result,
 )
-from bot.durations import kind_of
+from bot.jobs.durations import kind_of
 from bot.runtime import Core, utcnow
 from bot.settings import Settings
 from storage import SqliteJobStore

@@ -15,10 +15,10 @@ from bot.errors import (
     StoreError,
     TooLarge,
 )
+from bot.jobs.service import JobService
 from bot.keevx.client import KeevxClient
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import Options, VideoRequest, build_request, parse_command
-from bot.service import JobService
 from bot.settings import Settings
 
 __all__ = [

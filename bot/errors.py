@@ -11,6 +11,7 @@
     ├── RequestInvalid         the user's request breaks a rule; holds the friendly sentence
     │   └── LimitReached       not allowed here, or over a fair-use limit
     ├── StoreError             the job store failed
+    │   └── Conflict           the job changed since it was read: read it again
     └── DeliveryError          a platform refused or failed to take a result
         ├── TooLarge           the file is over the place's upload limit
         └── RecipientGone      the chat is gone or blocked the bot: never retry
@@ -29,6 +30,7 @@ __all__ = [
     "ApiUnavailable",
     "BotError",
     "ConfigError",
+    "Conflict",
     "DeliveryError",
     "KeevxCode",
     "KeevxError",
@@ -152,6 +154,10 @@ class LimitReached(RequestInvalid):
 
 class StoreError(BotError):
     """The job store failed or its data is unusable."""
+
+
+class Conflict(StoreError):
+    """The job changed since it was read (a cancel, a callback, another worker): read it again."""
 
 
 class DeliveryError(BotError):

@@ -19,19 +19,20 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from bot.callbacks import CALLBACK_PATH, KeevxCallbacks
-from bot.delivery import result_policy
-from bot.durations import Durations
 from bot.errors import ConfigError
+from bot.jobs.callbacks import CALLBACK_PATH, KeevxCallbacks
+from bot.jobs.delivery import result_policy
+from bot.jobs.durations import Durations
+from bot.jobs.limits import Gatekeeper
+from bot.jobs.pipeline import Pipeline, Timing
+from bot.jobs.poller import Poller
+from bot.jobs.ports import JobStore
+from bot.jobs.schedule import AdaptiveSchedule, FixedSchedule, PollSchedule
+from bot.jobs.service import JobService
 from bot.keevx.client import KeevxClient, RetryPolicy
-from bot.limits import Gatekeeper
-from bot.pipeline import Pipeline, Timing
-from bot.poller import Poller
-from bot.schedule import AdaptiveSchedule, FixedSchedule, PollSchedule
-from bot.service import JobService
 from bot.settings import Settings, sqlite_path
 from bot.web import WebServer
-from storage import JobStore, open_store
+from storage import open_store
 
 if TYPE_CHECKING:
     from adapters.base import ChatAdapter

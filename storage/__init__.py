@@ -1,4 +1,8 @@
-"""The job store: durable jobs behind :class:`storage.base.JobStore`."""
+"""The job stores: durable jobs behind the core's :mod:`bot.jobs.ports`.
+
+They import only :mod:`bot.model`, :mod:`bot.errors` and (for ``DATABASE_URL``)
+:mod:`bot.settings`; only the composition root (:mod:`bot.app`) imports them.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,13 @@ import sqlite3
 
 from bot.errors import StoreError
 from bot.settings import sqlite_path
-from storage.base import Conflict, JobStore
 from storage.memory import MemoryJobStore
 from storage.sqlite import SqliteJobStore
 
-__all__ = ["Conflict", "JobStore", "MemoryJobStore", "SqliteJobStore", "open_store"]
+__all__ = ["MemoryJobStore", "SqliteJobStore", "open_store"]
 
 
-async def open_store(database_url: str, *, worker: bool = False) -> JobStore:
+async def open_store(database_url: str, *, worker: bool = False) -> SqliteJobStore:
     """Open the store a ``DATABASE_URL`` names (SQLite for now).
 
     ``worker`` is for the process that works the jobs (the bot, the demo): with SQLite

@@ -18,9 +18,9 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.errors import StoreError
+from bot.errors import Conflict, StoreError
 from bot.model.job import ACTIVE, Job, JobStatus
-from storage.base import Conflict, Quota, QuotaExceeded, QuotaKind
+from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from storage.sqlite import DURATIONS_KEPT
 
 __all__ = ["MemoryJobStore"]
@@ -71,7 +71,7 @@ def _spent(job: Job) -> bool:
 
 
 class MemoryJobStore:
-    """:class:`storage.base.JobStore` in plain dicts (one process, no persistence)."""
+    """:class:`bot.jobs.ports.JobStore` in plain dicts (one process, no persistence)."""
 
     def __init__(self) -> None:
         self._jobs: dict[int, Job] = {}  # by id, so iteration is oldest first

@@ -11,10 +11,10 @@ from typing import IO, Any
 
 import aiosqlite
 
-from bot.errors import StoreError
+from bot.errors import Conflict, StoreError
 from bot.model.job import ACTIVE, Job, JobStatus, Target, TaskResult
+from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import VideoRequest
-from storage.base import Conflict, Quota, QuotaExceeded, QuotaKind
 
 __all__ = ["SqliteJobStore"]
 
@@ -211,7 +211,7 @@ def _job(row: aiosqlite.Row) -> Job:
 
 
 class SqliteJobStore:
-    """:class:`storage.base.JobStore` on one aiosqlite connection (one process per file)."""
+    """:class:`bot.jobs.ports.JobStore` on one aiosqlite connection (one process per file)."""
 
     def __init__(self, db: aiosqlite.Connection, lock: IO[bytes] | None = None) -> None:
         self._db = db

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Video
+from bot.jobs.pipeline import Timing
 from bot.model.job import Job, JobStatus, Target
-from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.settings import Settings
 from tests.support import photo, submit

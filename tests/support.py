@@ -10,10 +10,10 @@ from pathlib import Path
 
 from adapters.base import Video
 from bot.errors import DeliveryError
+from bot.jobs.service import JobService
 from bot.keevx.sandbox import SAMPLE_IMAGE
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import build_request, parse_command
-from bot.service import JobService
 
 
 class RecordingAdapter:

@@ -24,7 +24,7 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
-from bot.images import MAX_IMAGE_BYTES
+from bot.jobs.images import MAX_IMAGE_BYTES
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox, SandboxConfig
 from bot.model.job import JobStatus
 from bot.runtime import Core

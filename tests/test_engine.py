@@ -14,17 +14,17 @@ import httpx
 import pytest
 
 from adapters.base import Video
-from bot.callbacks import KeevxCallbacks
-from bot.errors import LimitReached, RequestInvalid, StoreError
+from bot.errors import Conflict, LimitReached, RequestInvalid, StoreError
+from bot.jobs.callbacks import KeevxCallbacks
+from bot.jobs.limits import RUNNING
+from bot.jobs.pipeline import Timing
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.keevx.sandbox.models import RecordedCall
-from bot.limits import RUNNING
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import Options, build_request, parse_command
-from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.settings import Settings
-from storage import Conflict, SqliteJobStore
+from storage import SqliteJobStore
 from tests.conftest import API_KEY
 from tests.support import RecordingAdapter, free_port, submit
 from tests.test_store import new_job

@@ -8,9 +8,9 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+from bot.jobs.pipeline import Timing
 from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.model.job import JobStatus
-from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.settings import Settings
 from tests.support import RecordingAdapter, free_port, submit

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageFile, PngImagePlugin
 
 from bot.errors import RequestInvalid
-from bot.images import MAX_IMAGE_BYTES, prepare_image
+from bot.jobs.images import MAX_IMAGE_BYTES, prepare_image
 
 UNREADABLE = "Photo 2 is not an image I can read: send a JPG, PNG or WebP photo."
 

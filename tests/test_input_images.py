@@ -30,7 +30,7 @@ from PIL import Image, ImageFile
 
 import adapters.discord.intake as intake
 from bot.errors import RequestInvalid
-from bot.images import DECODES_AT_ONCE, prepare_image
+from bot.jobs.images import DECODES_AT_ONCE, prepare_image
 from bot.keevx.sandbox import Sandbox
 from bot.settings import Settings
 from tests.fakes.discord import FakeDiscord
@@ -440,19 +440,19 @@ async def test_image_checks_wait_in_their_own_threads(
 ) -> None:
     """Six requests at once: their checks queue on the image threads, never in the loop's
     default executor, which DNS look-ups and file work need meanwhile."""
-    import bot.images
-    import bot.service
+    import bot.jobs.images
+    import bot.jobs.service
     from bot.runtime import Core
     from tests.support import submit
 
     threads: set[str] = set()
-    real = bot.images.prepare_image
+    real = bot.jobs.images.prepare_image
 
     def recording(path: Path, **kwargs: Any) -> Any:
         threads.add(threading.current_thread().name)
         return real(path, **kwargs)
 
-    monkeypatch.setattr(bot.service, "prepare_image", recording)
+    monkeypatch.setattr(bot.jobs.service, "prepare_image", recording)
     async with Core(settings) as core:
         jobs = await asyncio.gather(
             *(submit(core.service, tmp_path / str(n), user=f"u{n}") for n in range(6))

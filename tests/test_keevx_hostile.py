@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from bot.errors import ApiProtocolError, ApiRejected, ApiTimeout, ApiUnavailable, RateLimited
+from bot.jobs.pipeline import Timing
 from bot.keevx.client import KeevxClient, RetryPolicy, UploadedImage
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox, SandboxConfig
-from bot.pipeline import Timing
 from bot.runtime import Core
 from tests.conftest import API_KEY, core_settings
 from tests.support import RecordingAdapter, free_port, submit

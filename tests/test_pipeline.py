@@ -12,10 +12,10 @@ import av
 import pytest
 
 from bot.errors import RecipientGone, TooLarge
+from bot.jobs.pipeline import Timing
 from bot.keevx.sandbox import Sandbox
 from bot.keevx.sandbox.models import RecordedCall
 from bot.model.job import JobStatus
-from bot.pipeline import Timing
 from bot.runtime import Core
 from bot.settings import Settings
 from tests.support import RecordingAdapter, submit
@@ -234,7 +234,8 @@ async def test_every_log_line_about_a_job_names_it(
     about_jobs = [
         r.getMessage()
         for r in caplog.records
-        if r.name in ("bot.pipeline", "bot.service", "bot.delivery", "bot.callbacks")
+        if r.name
+        in ("bot.jobs.pipeline", "bot.jobs.service", "bot.jobs.delivery", "bot.jobs.callbacks")
     ]
     assert len(about_jobs) >= 4
     assert all(f"job {job.id}" in line for line in about_jobs), about_jobs

@@ -21,13 +21,9 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.delivery import RESULT_POLICY, ResultRefused, deliver_results, result_policy
 from bot.errors import DeliveryError
-from bot.keevx.client import KeevxClient
-from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
-from bot.model.job import Job, JobStatus, Target, TaskResult
-from bot.model.request import Options, build_request
-from bot.safe_fetch import (
+from bot.jobs.delivery import RESULT_POLICY, ResultRefused, deliver_results, result_policy
+from bot.jobs.safe_fetch import (
     FetchPolicy,
     FetchRefused,
     FetchTimeout,
@@ -37,6 +33,10 @@ from bot.safe_fetch import (
     is_public,
     origin,
 )
+from bot.keevx.client import KeevxClient
+from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
+from bot.model.job import Job, JobStatus, Target, TaskResult
+from bot.model.request import Options, build_request
 from tests.conftest import API_KEY
 from tests.support import RecordingAdapter
 

@@ -112,7 +112,9 @@ def test_redacting_filter_cleans_tracebacks() -> None:
 
 
 def test_json_lines() -> None:
-    record = logging.LogRecord("bot.pipeline", logging.INFO, __file__, 1, "job %s: ok", (4,), None)
+    record = logging.LogRecord(
+        "bot.jobs.pipeline", logging.INFO, __file__, 1, "job %s: ok", (4,), None
+    )
     line = JsonFormatter().format(record)
     import json
 

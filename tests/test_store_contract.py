@@ -1,4 +1,4 @@
-"""The job store contract (:class:`storage.base.JobStore`), run against every store.
+"""The job store contract (:class:`bot.jobs.ports.JobStore`), run against every store.
 
 A new store joins by adding one factory to :data:`STORES`; SQLite-only matters
 (migrations, the schema, the file lock) stay in ``test_store.py``.
@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import StoreError
-from bot.limits import RUNNING
+from bot.errors import Conflict, StoreError
+from bot.jobs.limits import RUNNING
+from bot.jobs.ports import JobStore
 from bot.model.job import ACTIVE, Job, JobStatus, Target, TaskResult
+from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import Model, VideoRequest
-from storage.base import Conflict, JobStore, Quota, QuotaExceeded, QuotaKind
 from storage.memory import MemoryJobStore
 from storage.sqlite import SqliteJobStore
 

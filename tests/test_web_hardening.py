@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 
 from adapters.telegram import TelegramAdapter
-from bot.callbacks import KeevxCallbacks
+from bot.jobs.callbacks import KeevxCallbacks
 from bot.keevx.sandbox import Sandbox
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import build_request, parse_command

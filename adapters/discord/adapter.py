@@ -31,8 +31,8 @@ from adapters.discord.intake import PLATFORM, Intake
 from adapters.discord.sessions import Origin, Session, Sessions
 from adapters.discord.views import result_view, status_view
 from bot.errors import DeliveryError, RecipientGone
+from bot.jobs.service import JobService
 from bot.model.job import Job, JobStatus, Target
-from bot.service import JobService
 from bot.settings import Settings, sqlite_path
 
 __all__ = ["DEFAULT_UPLOAD_LIMIT", "DiscordAdapter"]

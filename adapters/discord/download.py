@@ -58,7 +58,7 @@ async def _stream(http: aiohttp.ClientSession, url: str, path: Path, max_bytes: 
         if declared is not None and declared > max_bytes:
             raise DownloadTooLarge(declared)
         size = 0
-        # A chunk goes to the page cache per write: as in bot.delivery, no thread hop.
+        # A chunk goes to the page cache per write: as in bot.jobs.delivery, no thread hop.
         with path.open("wb") as out:
             async for chunk in response.content.iter_chunked(CHUNK):
                 size += len(chunk)

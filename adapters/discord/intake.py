@@ -4,7 +4,7 @@ Every path does the same: refuse early with the core's sentence (bad
 options, attachments that are not images or too large), acknowledge, download
 the attachments at once, streamed to disk under a byte cap (their CDN URLs
 are signed and expire, and are never passed on), and call
-:meth:`bot.service.JobService.submit` with a ``dedupe_key`` of the Discord
+:meth:`bot.jobs.service.JobService.submit` with a ``dedupe_key`` of the Discord
 event, so a re-delivered event makes no second job.
 """
 
@@ -26,9 +26,9 @@ from adapters.discord.download import TIMEOUT, DownloadFailed, DownloadTooLarge,
 from adapters.discord.render import refusal
 from adapters.discord.sessions import Origin, Sessions
 from bot.errors import RequestInvalid
+from bot.jobs.service import JobService
 from bot.model.job import Job, Target
 from bot.model.request import Options, VideoRequest, build_request, parse_command
-from bot.service import JobService
 
 __all__ = [
     "Intake",

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import discord
 
 from adapters.base import Video
-from bot.limits import Stats
+from bot.jobs.limits import Stats
 from bot.model.job import Job, JobStatus
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The Telegram adapter: python-telegram-bot's Application wired to the job service.
 
 Thin by design: request rules live in :mod:`bot.model.request`, jobs in
-:class:`bot.service.JobService`. This class builds the PTB ``Application``
+:class:`bot.jobs.service.JobService`. This class builds the PTB ``Application``
 (pointed at ``TELEGRAM_API_URL``, flood-controlled by ``AIORateLimiter``),
 registers the handlers, runs long polling or webhook mode, and implements
 :class:`adapters.base.ChatAdapter` for the core.
@@ -44,8 +44,8 @@ from adapters.telegram.webhook import (
     webhook_path,
 )
 from bot.errors import ConfigError
+from bot.jobs.service import JobService
 from bot.model.job import Job, Target
-from bot.service import JobService
 from bot.settings import Settings
 from bot.web import WebServer
 

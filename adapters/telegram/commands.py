@@ -29,9 +29,9 @@ from adapters.telegram import render
 from adapters.telegram.intake import reply
 from adapters.telegram.status import StatusBoard
 from bot.errors import DeliveryError, RequestInvalid
+from bot.jobs.service import JobService
 from bot.model.job import ACTIVE, Job
 from bot.model.request import MODEL_RULES, Model, Options, build_request
-from bot.service import JobService
 
 __all__ = ["Commands", "settings_keyboard"]
 

@@ -24,9 +24,9 @@ from telegram.error import BadRequest, TelegramError
 from adapters.telegram.errors import is_too_big
 from adapters.telegram.render import fit
 from bot.errors import RequestInvalid
+from bot.jobs.service import JobService
 from bot.model.job import Target
 from bot.model.request import build_request, parse_command
-from bot.service import JobService
 
 __all__ = ["ImageRef", "Intake", "images_of"]
 

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from telegram.constants import CallbackQueryLimit, MessageLimit
 
-from bot.limits import Stats
+from bot.jobs.limits import Stats
 from bot.model.job import ACTIVE, Job, JobStatus
 from bot.model.request import Options
 

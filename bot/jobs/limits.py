@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from bot.errors import LimitReached
+from bot.jobs.ports import JobStore
 from bot.model.job import Job, JobStatus, Target
+from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import VideoRequest
 from bot.settings import Settings
-from storage.base import JobStore, Quota, QuotaExceeded, QuotaKind
 
 __all__ = ["Gatekeeper", "Stats"]
 

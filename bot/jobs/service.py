@@ -13,13 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.errors import RequestInvalid
-from bot.images import DECODES_AT_ONCE, ImageFile, prepare_image
-from bot.limits import Gatekeeper, Stats
+from bot.errors import Conflict, RequestInvalid
+from bot.jobs.images import DECODES_AT_ONCE, ImageFile, prepare_image
+from bot.jobs.limits import Gatekeeper, Stats
+from bot.jobs.pipeline import discard
+from bot.jobs.ports import JobStore
 from bot.model.job import ACTIVE, Job, JobStatus, Target
+from bot.model.quota import QuotaExceeded
 from bot.model.request import Model, Options, VideoRequest
-from bot.pipeline import discard
-from storage.base import Conflict, JobStore, QuotaExceeded
 
 __all__ = ["JobService"]
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 CANCELLABLE = ACTIVE - {JobStatus.SUCCEEDED}
 
 # Image checks run here, not in the loop's default executor: they wait their turn for
-# one of the few decodes bot.images allows at once, and waiting there would starve
+# one of the few decodes bot.jobs.images allows at once, and waiting there would starve
 # the DNS look-ups and file work that share the default executor.
 _IMAGE_THREADS = ThreadPoolExecutor(max_workers=DECODES_AT_ONCE, thread_name_prefix="image")
 

@@ -2,7 +2,7 @@
 
 :class:`FixedSchedule` is Keevx's own recipe (every ``POLL_INTERVAL``).
 :class:`AdaptiveSchedule` plans each job's checks from how long tasks of its
-kind took before (:mod:`bot.durations`): the first check just before the
+kind took before (:mod:`bot.jobs.durations`): the first check just before the
 typical finish, checks close together where tasks usually finish, and
 ``POLL_INTERVAL`` as the longest gap once a task is overdue. With Keevx
 callbacks on, it becomes a slow safety net for callbacks that never come.
@@ -14,7 +14,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.durations import Durations, kind_of, quantile, rank
+from bot.jobs.durations import Durations, kind_of, quantile, rank
 from bot.model.job import Job, TaskResult
 
 __all__ = ["AdaptiveSchedule", "FixedSchedule", "PollSchedule"]

@@ -1,7 +1,7 @@
 """Fetching finished videos to disk and handing them to the job's adapter.
 
 Keevx's answers are not trusted: a video link is fetched only under a
-:class:`~bot.safe_fetch.FetchPolicy` (public hosts or the operator's Keevx
+:class:`~bot.jobs.safe_fetch.FetchPolicy` (public hosts or the operator's Keevx
 origin, few redirects, a size cap, a deadline), and a link the policy refuses
 ends the delivery for good (:class:`ResultRefused`).
 """
@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bot.errors import DeliveryError, TooLarge
-from bot.model.job import Job, TaskResult, Video
-from bot.safe_fetch import (
+from bot.jobs.safe_fetch import (
     FetchFailed,
     FetchPolicy,
     FetchRefused,
@@ -29,6 +28,7 @@ from bot.safe_fetch import (
     fetch_to_file,
     origin,
 )
+from bot.model.job import Job, TaskResult, Video
 
 if TYPE_CHECKING:
     from adapters.base import ChatAdapter

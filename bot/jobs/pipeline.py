@@ -20,23 +20,24 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from bot.callbacks import matches_request
-from bot.delivery import RESULT_POLICY, ResultRefused, deliver_results
 from bot.errors import (
     ApiRejected,
     ApiTimeout,
+    Conflict,
     DeliveryError,
     KeevxCode,
     KeevxError,
     RateLimited,
     RecipientGone,
 )
+from bot.jobs.callbacks import matches_request
+from bot.jobs.delivery import RESULT_POLICY, ResultRefused, deliver_results
+from bot.jobs.limits import Gatekeeper
+from bot.jobs.ports import JobStore
+from bot.jobs.safe_fetch import FetchPolicy
+from bot.jobs.schedule import FixedSchedule, PollSchedule
 from bot.keevx.client import KeevxClient
-from bot.limits import Gatekeeper
 from bot.model.job import Job, JobStatus, TaskResult
-from bot.safe_fetch import FetchPolicy
-from bot.schedule import FixedSchedule, PollSchedule
-from storage.base import Conflict, JobStore
 
 if TYPE_CHECKING:
     from adapters.base import ChatAdapter

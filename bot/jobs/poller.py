@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.errors import Conflict
+from bot.jobs.pipeline import Pipeline, Timing
+from bot.jobs.ports import JobStore
 from bot.model.job import ACTIVE, Job
-from bot.pipeline import Pipeline, Timing
-from storage.base import Conflict, JobStore
 
 __all__ = ["Poller"]
 

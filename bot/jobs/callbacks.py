@@ -14,10 +14,11 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.errors import Conflict
+from bot.jobs.ports import JobStore
 from bot.keevx.client import valid_task_id
 from bot.model.job import Job, JobStatus, TaskResult
 from bot.model.request import VideoRequest
-from storage.base import Conflict, JobStore
 
 __all__ = ["CALLBACK_PATH", "Announced", "KeevxCallbacks", "matches_request"]
 

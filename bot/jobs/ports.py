@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.errors import StoreError
 from bot.model.job import Job, JobStatus
+from bot.model.quota import Quota
 
-__all__ = ["Conflict", "JobStore", "Quota", "QuotaExceeded", "QuotaKind"]
-
-
-class Conflict(StoreError):
-    """The job changed since it was read (a cancel raced a step): read it again."""
-
-
-@dataclass(frozen=True)
-class Quota:
-    """Per-user limits a new job must fit, checked in the same step that stores it (0 = none)."""
-
-    max_active: int
-    max_videos: int  # per day, counted from ``day_start``
-    day_start: datetime
-
-
-class QuotaKind(StrEnum):
-    ACTIVE = "active"
-    DAILY_VIDEOS = "daily_videos"
-
-
-class QuotaExceeded(StoreError):
-    """The job was not stored: it would break ``kind``; ``used`` is what the user has."""
-
-    def __init__(self, kind: QuotaKind, *, used: int) -> None:
-        super().__init__(f"over the {kind} quota ({used} used)")
-        self.kind = kind
-        self.used = used
+__all__ = ["JobStore"]
 
 
 class JobStore(Protocol):
@@ -49,7 +20,7 @@ class JobStore(Protocol):
         A job whose ``dedupe_key`` is already stored is not inserted: the
         existing one is returned with ``False``. With ``quota``, counting the
         user's jobs and inserting are one atomic step; a job over it raises
-        :class:`QuotaExceeded` and is not stored.
+        :class:`~bot.model.quota.QuotaExceeded` and is not stored.
         """
         ...
 
@@ -64,7 +35,7 @@ class JobStore(Protocol):
     async def update(self, job: Job, *, release: bool = False) -> Job:
         """Write every field of ``job`` if nobody wrote it since it was read.
 
-        Returns the job with its new version; raises :class:`Conflict` if
+        Returns the job with its new version; raises :class:`~bot.errors.Conflict` if
         ``job.version`` is stale (a claim, a cancel or a callback came first).
         ``release`` also lets go of the job's lease. The lease is not a field:
         only :meth:`claim_due`, :meth:`renew` and :meth:`release` change it.
@@ -74,7 +45,7 @@ class JobStore(Protocol):
     async def transition(self, job_id: int, allowed: frozenset[JobStatus], **changes: Any) -> Job:
         """Apply ``changes`` only if the job's status is in ``allowed``; return the result.
 
-        Raises :class:`Conflict` (job in another status) or ``StoreError`` (no such job).
+        Raises :class:`~bot.errors.Conflict` (another status) or ``StoreError`` (no such job).
         """
         ...
 
@@ -84,7 +55,7 @@ class JobStore(Protocol):
         """Move a waiting job to ``uploading`` if it fits under ``max_running`` jobs in
         ``running``, older waiting jobs first; atomically. ``None``: no room yet.
 
-        Raises :class:`Conflict` if ``job.version`` is stale.
+        Raises :class:`~bot.errors.Conflict` if ``job.version`` is stale.
         """
         ...
 
@@ -145,7 +116,7 @@ class JobStore(Protocol):
         ...
 
     async def record_duration(self, kind: str, seconds: float, at: datetime) -> None:
-        """Keep one finished task's duration (see :mod:`bot.durations`)."""
+        """Keep one finished task's duration (see :mod:`bot.jobs.durations`)."""
         ...
 
     async def recent_durations(self, limit: int) -> list[tuple[str, float]]:
