@@ -27,10 +27,10 @@ from typing import Any
 
 from PIL import Image
 
+from bot.app.runtime import Core
 from bot.keevx.sandbox.checks import CreateSpec
 from bot.model.job import Job, Target, Video
 from bot.model.request import Model, Options, VideoRequest, build_request
-from bot.runtime import Core
 
 __all__ = [
     "KINDS",

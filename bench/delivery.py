@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchAdapter, photo, rss_mb, target, wait_until, write_result
+from bot.app.runtime import Core
 from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.model.request import Options, build_request
-from bot.runtime import Core
 from bot.settings import Settings
 
 MB = 1024 * 1024

@@ -39,9 +39,9 @@ from bench.common import (
     write_result,
 )
 from bench.poll import start_sandbox
+from bot.app.runtime import Core
 from bot.keevx.sandbox import SAMPLE_IMAGE
 from bot.model.request import Options, build_request
-from bot.runtime import Core
 from bot.settings import Settings
 
 MS = 1000.0

@@ -55,8 +55,8 @@ from adapters.telegram import TelegramAdapter
 from bench import intake
 from bench.common import count_creates, cpu_seconds, percentile, wait_until, write_result
 from bench.poll import start_sandbox
+from bot.app.runtime import Core
 from bot.keevx.sandbox import SAMPLE_IMAGE
-from bot.runtime import Core
 from bot.settings import Settings
 from tests.fakes.telegram import FakeTelegram, JSONDict, Upload
 

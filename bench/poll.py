@@ -41,8 +41,8 @@ from bench.common import (
     wait_until,
     write_result,
 )
+from bot.app.runtime import Core, utcnow
 from bot.jobs.durations import kind_of
-from bot.runtime import Core, utcnow
 from bot.settings import Settings
 from storage import SqliteJobStore
 

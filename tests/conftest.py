@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from bot.app.logs import quiet_libraries
 from bot.keevx.sandbox import Sandbox, SandboxConfig
-from bot.logs import quiet_libraries
 from bot.settings import Settings
 
 API_KEY = "test-key-0123456789"

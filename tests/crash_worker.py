@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Video
+from bot.app.runtime import Core
 from bot.jobs.pipeline import Timing
 from bot.model.job import Job, JobStatus, Target
-from bot.runtime import Core
 from bot.settings import Settings
 from tests.support import photo, submit
 

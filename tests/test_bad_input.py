@@ -24,10 +24,10 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
+from bot.app.runtime import Core
 from bot.jobs.images import MAX_IMAGE_BYTES
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox, SandboxConfig
 from bot.model.job import JobStatus
-from bot.runtime import Core
 from tests.conftest import check_sent_to_keevx, core_settings
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram

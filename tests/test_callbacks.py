@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 
+from bot.app.runtime import Core
 from bot.keevx.sandbox import Sandbox
 from bot.model.job import JobStatus
-from bot.runtime import Core
 from bot.settings import Settings
 from tests.support import RecordingAdapter, free_port, submit
 

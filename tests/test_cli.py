@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import pytest
 
-from bot.cli import main
+from bot.app.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,9 +21,9 @@ from PIL import Image
 
 from adapters.discord import DiscordAdapter
 from adapters.discord.endpoints import point_at
+from bot.app.runtime import Core
 from bot.keevx.sandbox import Sandbox
 from bot.model.job import Job, JobStatus
-from bot.runtime import Core
 from bot.settings import Settings, sqlite_path
 from tests.fakes.discord import FakeDiscord
 

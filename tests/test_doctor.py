@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.cli import main
-from bot.doctor import diagnose
+from bot.app.cli import main
+from bot.app.doctor import diagnose
 from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.settings import Settings
 

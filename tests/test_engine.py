@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from adapters.base import Video
+from bot.app.runtime import Core
 from bot.errors import Conflict, LimitReached, RequestInvalid, StoreError
 from bot.jobs.callbacks import KeevxCallbacks
 from bot.jobs.limits import RUNNING
@@ -22,7 +23,6 @@ from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.keevx.sandbox.models import RecordedCall
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import Options, build_request, parse_command
-from bot.runtime import Core
 from bot.settings import Settings
 from storage import SqliteJobStore
 from tests.conftest import API_KEY

@@ -8,10 +8,10 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+from bot.app.runtime import Core
 from bot.jobs.pipeline import Timing
 from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.model.job import JobStatus
-from bot.runtime import Core
 from bot.settings import Settings
 from tests.support import RecordingAdapter, free_port, submit
 

@@ -13,10 +13,10 @@ from datetime import timedelta
 from adapters.discord import DiscordAdapter
 from adapters.discord.endpoints import point_at
 from adapters.telegram import TelegramAdapter
+from bot.app.runtime import Core
 from bot.jobs.pipeline import Timing
 from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.model.job import JobStatus
-from bot.runtime import Core
 from bot.settings import Settings
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram

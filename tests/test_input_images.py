@@ -442,7 +442,7 @@ async def test_image_checks_wait_in_their_own_threads(
     default executor, which DNS look-ups and file work need meanwhile."""
     import bot.jobs.images
     import bot.jobs.service
-    from bot.runtime import Core
+    from bot.app.runtime import Core
     from tests.support import submit
 
     threads: set[str] = set()

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.app.runtime import Core
 from bot.errors import ApiProtocolError, ApiRejected, ApiTimeout, ApiUnavailable, RateLimited
 from bot.jobs.pipeline import Timing
 from bot.keevx.client import KeevxClient, RetryPolicy, UploadedImage
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox, SandboxConfig
-from bot.runtime import Core
 from tests.conftest import API_KEY, core_settings
 from tests.support import RecordingAdapter, free_port, submit
 

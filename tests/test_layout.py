@@ -10,9 +10,9 @@ import bot
 
 def test_core_imports_no_platform_library() -> None:
     code = (
-        "import sys, bot, bot.cli, bot.runtime, bot.jobs.service, bot.jobs.poller, "
+        "import sys, bot, bot.app.cli, bot.app.runtime, bot.jobs.service, bot.jobs.poller, "
         "bot.jobs.pipeline, bot.jobs.delivery, bot.keevx.client, bot.model.request, "
-        "bot.jobs.images, bot.keevx.sandbox, bot.demo, storage, "
+        "bot.jobs.images, bot.keevx.sandbox, bot.app.demo, storage, "
         "adapters.base\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('telegram', 'discord'))\n"
         "print(loaded)\n"
@@ -25,7 +25,13 @@ def test_core_imports_no_platform_library() -> None:
 
 
 def test_any_module_can_be_imported_first() -> None:
-    for module in ("adapters.base", "storage", "bot.model.job", "bot.jobs.pipeline", "bot.runtime"):
+    for module in (
+        "adapters.base",
+        "storage",
+        "bot.model.job",
+        "bot.jobs.pipeline",
+        "bot.app.runtime",
+    ):
         result = subprocess.run(
             [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, check=False
         )

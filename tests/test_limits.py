@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.runtime import Core
 from bot.errors import LimitReached
 from bot.keevx.sandbox import Sandbox
 from bot.model.job import JobStatus, Target
-from bot.runtime import Core
 from bot.settings import Settings
 from tests.support import RecordingAdapter, submit
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import av
 import pytest
 
+from bot.app.runtime import Core
 from bot.errors import RecipientGone, TooLarge
 from bot.jobs.pipeline import Timing
 from bot.keevx.sandbox import Sandbox
 from bot.keevx.sandbox.models import RecordedCall
 from bot.model.job import JobStatus
-from bot.runtime import Core
 from bot.settings import Settings
 from tests.support import RecordingAdapter, submit
 

@@ -7,9 +7,9 @@ import dataclasses
 from collections import Counter
 from pathlib import Path
 
+from bot.app.runtime import Core
 from bot.keevx.sandbox import Sandbox
 from bot.model.job import JobStatus
-from bot.runtime import Core
 from bot.settings import Settings
 from tests.support import RecordingAdapter, submit
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.runtime import Core
 from bot.errors import ConfigError
 from bot.jobs.durations import Durations, kind_of, quantile
 from bot.jobs.schedule import AdaptiveSchedule, FixedSchedule
 from bot.model.job import Job, JobStatus, Target, TaskResult
 from bot.model.request import Model, VideoRequest
-from bot.runtime import Core
 from bot.settings import Settings
 from storage import SqliteJobStore
 from storage.sqlite import SQL_CLAIM, SQL_NEXT_DUE

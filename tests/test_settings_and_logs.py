@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.logs import JsonFormatter, RedactingFilter
 from bot.errors import ConfigError
-from bot.logs import JsonFormatter, RedactingFilter
 from bot.settings import Settings, sqlite_path
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"

@@ -18,9 +18,9 @@ import aiohttp
 import pytest
 
 from adapters.telegram import TelegramAdapter
+from bot.app.runtime import Core
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.model.job import Job, JobStatus, Target
-from bot.runtime import Core
 from bot.settings import Settings
 from tests.fakes.telegram import Call, FakeTelegram
 
@@ -216,7 +216,7 @@ async def test_count_two_arrives_as_one_album(
 async def test_the_composition_root_runs_the_adapter(
     settings: Settings, sandbox: Sandbox, fake: FakeTelegram
 ) -> None:
-    from bot.runtime import run
+    from bot.app.runtime import run
 
     stop = asyncio.Event()
     task = asyncio.create_task(run(tg_settings(settings, fake), stop=stop))

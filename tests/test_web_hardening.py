@@ -19,13 +19,13 @@ import pytest
 from aiohttp import web
 
 from adapters.telegram import TelegramAdapter
+from bot.app.runtime import Core
+from bot.app.web import WebLimits, WebServer
 from bot.jobs.callbacks import KeevxCallbacks
 from bot.keevx.sandbox import Sandbox
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import build_request, parse_command
-from bot.runtime import Core
 from bot.settings import Settings
-from bot.web import WebLimits, WebServer
 from tests.conftest import API_KEY
 from tests.fakes.telegram import FakeTelegram
 from tests.support import RecordingAdapter, free_port, submit

@@ -43,11 +43,11 @@ from adapters.telegram.webhook import (
     make_secret,
     webhook_path,
 )
+from bot.app.web import WebServer
 from bot.errors import ConfigError
 from bot.jobs.service import JobService
 from bot.model.job import Job, Target
 from bot.settings import Settings
-from bot.web import WebServer
 
 __all__ = ["COMMANDS", "TelegramAdapter"]
 

@@ -1,10 +1,10 @@
 """Keeping the bot token out of log lines, whoever configures logging.
 
 PTB logs its base URLs (token included) at DEBUG when a ``Bot`` is built, and
-httpx logs every request URL at INFO. ``bot.logs.setup_logging`` filters the
+httpx logs every request URL at INFO. ``bot.app.logs.setup_logging`` filters the
 process's own handler; :func:`protect_logs` also covers handlers added later
 (pytest's caplog, an embedding application): it quiets httpx and httpcore and
-puts the core's :class:`~bot.logs.RedactingFilter` on PTB's loggers and ours.
+puts the core's :class:`~bot.app.logs.RedactingFilter` on PTB's loggers and ours.
 A logger filter only sees records created at that very logger, hence the list.
 A secret made later (a generated webhook secret) joins them via :func:`redact_also`.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from bot.logs import RedactingFilter
+from bot.app.logs import RedactingFilter
 
 __all__ = ["PTB_LOGGERS", "protect_logs", "redact_also", "unprotect_logs"]
 

@@ -1,6 +1,6 @@
 """Webhook mode: receiving Telegram's updates over HTTP.
 
-The route goes on the core's shared web server (``bot.web.WebServer``) when
+The route goes on the core's shared web server (``bot.app.web.WebServer``) when
 the adapter is given one, else on one of its own (the same class, the same limits).
 
 Telegram echoes the ``secret_token`` given to setWebhook in the
@@ -26,8 +26,8 @@ from telegram import Update
 from telegram.ext import Application
 
 from adapters.telegram.redact import redact_also
+from bot.app.web import WebServer
 from bot.errors import ConfigError
-from bot.web import WebServer
 
 __all__ = ["SECRET_HEADER", "WebhookReceiver", "WebhookServer", "make_secret", "webhook_path"]
 
@@ -89,7 +89,7 @@ class WebhookReceiver:
 class WebhookServer:
     """A server of our own for :class:`WebhookReceiver`, when the core has none.
 
-    A :class:`~bot.web.WebServer` (so the same connection limits and ``GET
+    A :class:`~bot.app.web.WebServer` (so the same connection limits and ``GET
     /healthz``) serving ``POST <path>`` on ``host:port`` (0 picks a port).
     """
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from bot.app.web import WebServer
 from bot.errors import ConfigError
 from bot.jobs.callbacks import CALLBACK_PATH, KeevxCallbacks
 from bot.jobs.delivery import result_policy
@@ -31,7 +32,6 @@ from bot.jobs.schedule import AdaptiveSchedule, FixedSchedule, PollSchedule
 from bot.jobs.service import JobService
 from bot.keevx.client import KeevxClient, RetryPolicy
 from bot.settings import Settings, sqlite_path
-from bot.web import WebServer
 from storage import open_store
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from bot.app.runtime import Core
 from bot.model.job import Job, JobStatus, Target, Video
 from bot.model.request import build_request, parse_command
-from bot.runtime import Core
 from bot.settings import Settings
 
 __all__ = ["DemoAdapter", "run_demo"]

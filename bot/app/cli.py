@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.app.logs import setup_logging
 from bot.errors import BotError, RequestInvalid
-from bot.logs import setup_logging
 from bot.settings import Settings
 
 __all__ = ["main"]
@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_doctor(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args.limit))
-        from bot.runtime import run
+        from bot.app.runtime import run
 
         asyncio.run(run(settings))
         return 0
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo, sample_image
+    from bot.app.demo import run_demo, sample_image
 
     images = list(args.images) or [sample_image()]
     for image in images:
@@ -94,8 +94,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 async def _doctor(settings: Settings) -> int:
-    from bot.doctor import diagnose
-    from bot.logs import RedactingFilter
+    from bot.app.doctor import diagnose
+    from bot.app.logs import RedactingFilter
 
     redact = RedactingFilter(settings.secrets).redact
     checks = await diagnose(settings)
