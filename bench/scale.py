@@ -41,7 +41,7 @@ from bench.common import (
 from bench.poll import POLL_INTERVAL, POLL_TIMEOUT
 from bot.app.runtime import Core, utcnow
 from bot.keevx.client import KeevxClient
-from bot.model.job import Job, JobStatus, TaskResult
+from bot.model.job import Job, JobStatus, TaskResult, TaskState
 from bot.model.request import Options, build_request
 from bot.settings import Settings
 from storage import SqliteJobStore
@@ -75,7 +75,7 @@ async def fill(db: Path, base_url: str, jobs: int, folder: Path) -> None:
                     updated_at=now,
                     next_run_at=now + timedelta(hours=1),
                     image_urls=(uploaded.url,),
-                    tasks=(TaskResult(task_id=task_id, status="PROCESSING"),),
+                    tasks=(TaskResult(task_id=task_id, status=TaskState.PROCESSING),),
                     submitted_at=now,
                 )
             )

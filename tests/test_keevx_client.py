@@ -23,9 +23,9 @@ from bot.keevx.client import (
     KeevxClient,
     RateLimiter,
     RetryPolicy,
-    TaskState,
     valid_task_id,
 )
+from bot.model.job import TaskState
 
 BASE = "https://keevx.test/v1"
 Handler = Callable[[httpx.Request], httpx.Response]

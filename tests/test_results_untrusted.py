@@ -35,7 +35,7 @@ from bot.jobs.safe_fetch import (
 )
 from bot.keevx.client import KeevxClient
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
-from bot.model.job import Job, JobStatus, Target, TaskResult
+from bot.model.job import Job, JobStatus, Target, TaskResult, TaskState
 from bot.model.request import Options, build_request
 from tests.conftest import API_KEY
 from tests.support import RecordingAdapter
@@ -108,7 +108,10 @@ def job_for(*video_urls: str, thumbnail_url: str | None = None) -> Job:
     now = datetime.now(UTC)
     tasks = tuple(
         TaskResult(
-            task_id=f"i2v-{n}", status="SUCCEEDED", video_url=url, thumbnail_url=thumbnail_url
+            task_id=f"i2v-{n}",
+            status=TaskState.SUCCEEDED,
+            video_url=url,
+            thumbnail_url=thumbnail_url,
         )
         for n, url in enumerate(video_urls)
     )

@@ -16,7 +16,7 @@ from bot.app.runtime import Core
 from bot.errors import ConfigError
 from bot.jobs.durations import Durations, kind_of, quantile
 from bot.jobs.schedule import AdaptiveSchedule, FixedSchedule
-from bot.model.job import Job, JobStatus, Target, TaskResult
+from bot.model.job import Job, JobStatus, Target, TaskResult, TaskState
 from bot.model.request import Model, VideoRequest
 from bot.settings import Settings
 from storage import SqliteJobStore
@@ -191,9 +191,11 @@ async def test_learning_survives_a_restart(tmp_path: Path) -> None:
     )
     job = submitted()
     for n in range(10):
-        done = TaskResult(task_id=f"i2v-{n}", status="SUCCEEDED")
+        done = TaskResult(task_id=f"i2v-{n}", status=TaskState.SUCCEEDED)
         await schedule.finished(job, done, T0 + timedelta(seconds=200 + n))
-    await schedule.finished(job, TaskResult(task_id="x", status="FAILED"), T0)  # not learned
+    await schedule.finished(
+        job, TaskResult(task_id="x", status=TaskState.FAILED), T0
+    )  # not learned
     await store.close()
 
     class CountingLog:

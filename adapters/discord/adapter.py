@@ -33,7 +33,7 @@ from adapters.discord.views import result_view, status_view
 from bot.errors import DeliveryError, RecipientGone
 from bot.jobs.service import JobService
 from bot.model.job import Job, JobStatus, Target
-from bot.settings import Settings, sqlite_path
+from bot.settings import Settings, database_kind, sqlite_path
 
 __all__ = ["DEFAULT_UPLOAD_LIMIT", "DiscordAdapter"]
 
@@ -54,6 +54,9 @@ def _requester_only(target: Target) -> discord.AllowedMentions:
 
 
 def _commands_stamp(database_url: str) -> Path | None:
+    """Beside a SQLite file; none in memory or with PostgreSQL (commands sync at each start)."""
+    if database_kind(database_url) != "sqlite":
+        return None
     path = sqlite_path(database_url)
     if path == ":memory:":
         return None

@@ -15,7 +15,7 @@ from datetime import datetime
 from telegram.constants import CallbackQueryLimit, MessageLimit
 
 from bot.jobs.limits import Stats
-from bot.model.job import ACTIVE, Job, JobStatus
+from bot.model.job import ACTIVE, Job, JobStatus, TaskState
 from bot.model.request import Options
 
 __all__ = [
@@ -101,7 +101,7 @@ def _state(job: Job, now: datetime) -> str:
     if s is JobStatus.SUBMITTING:
         return "sending to Keevx"
     if s is JobStatus.SUBMITTED:
-        waiting = all(t.status == "PENDING" for t in job.tasks) and bool(job.tasks)
+        waiting = all(t.status is TaskState.PENDING for t in job.tasks) and bool(job.tasks)
         word = "waiting in Keevx's queue" if waiting else "processing"
         return f"{word} · {elapsed(job.submitted_at or job.created_at, now)}"
     if s is JobStatus.SUCCEEDED:

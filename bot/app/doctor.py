@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
 from bot.errors import ApiRejected, BotError, KeevxCode, KeevxError
 from bot.keevx.client import KeevxClient, RetryPolicy
-from bot.settings import Settings, sqlite_path
+from bot.settings import Settings, database_kind, sqlite_path
 from storage import open_store
 
 __all__ = ["Check", "diagnose"]
@@ -30,7 +31,16 @@ async def _database(settings: Settings, http: httpx.AsyncClient) -> str:
     finally:
         await store.close()
     newest = f"newest job {jobs[0].id}" if jobs else "no jobs yet"
-    return f"{sqlite_path(settings.database_url)} opens and is migrated ({newest})"
+    return f"{_database_name(settings.database_url)} opens and is migrated ({newest})"
+
+
+def _database_name(database_url: str) -> str:
+    """The SQLite file, or ``PostgreSQL at host:port/db``: never the password."""
+    if database_kind(database_url) == "sqlite":
+        return sqlite_path(database_url)
+    parts = urlsplit(database_url)
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"PostgreSQL at {parts.hostname}{port}{parts.path}"
 
 
 async def _keevx(settings: Settings, http: httpx.AsyncClient) -> str:

@@ -31,7 +31,7 @@ from bot.jobs.ports import JobStore
 from bot.jobs.schedule import AdaptiveSchedule, FixedSchedule, PollSchedule
 from bot.jobs.service import JobService
 from bot.keevx.client import KeevxClient, RetryPolicy
-from bot.settings import Settings, sqlite_path
+from bot.settings import Settings, database_kind, sqlite_path
 from storage import open_store
 
 if TYPE_CHECKING:
@@ -198,7 +198,12 @@ class Core:
 
 
 def _spool_folder(database_url: str, stack: AsyncExitStack) -> Path:
-    """Images wait beside the database until Keevx has them (in a temporary folder for memory)."""
+    """Images wait beside the database until Keevx has them (in a temporary folder for memory).
+
+    A PostgreSQL database has no folder: they wait under ``data/`` in the working directory.
+    """
+    if database_kind(database_url) == "postgresql":
+        return Path(os.path.abspath("data")) / "spool"
     path = sqlite_path(database_url)
     if path == ":memory:":
         return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="keevx-spool-")))

@@ -28,7 +28,7 @@ from bot.jobs.safe_fetch import (
     fetch_to_file,
     origin,
 )
-from bot.model.job import Job, TaskResult, Video
+from bot.model.job import Job, TaskResult, TaskState, Video
 
 if TYPE_CHECKING:
     from adapters.base import ChatAdapter
@@ -130,7 +130,7 @@ async def deliver_results(
     are refused. Raises :class:`ResultRefused` (nothing posted) when any link is
     refused, other ``DeliveryError`` subclasses for the caller to judge.
     """
-    results = [t for t in job.tasks if t.status == "SUCCEEDED" and t.video_url]
+    results = [t for t in job.tasks if t.status is TaskState.SUCCEEDED and t.video_url]
     limit = adapter.upload_limit(job.target)
     async with _scratch() as folder:
         # Files are named by position: a task id is Keevx's text, not a file name.

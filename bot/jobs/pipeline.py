@@ -37,7 +37,7 @@ from bot.jobs.ports import JobStore
 from bot.jobs.safe_fetch import FetchPolicy
 from bot.jobs.schedule import FixedSchedule, PollSchedule
 from bot.keevx.client import KeevxClient
-from bot.model.job import Job, JobStatus, TaskResult
+from bot.model.job import Job, JobStatus, TaskResult, TaskState
 
 if TYPE_CHECKING:
     from adapters.base import ChatAdapter
@@ -274,7 +274,9 @@ class Pipeline:
                 if exc.kind is not KeevxCode.TASK_NOT_FOUND:
                     log.warning("job %s: query refused: %s", job.id, exc)
                     continue
-                tasks[i] = TaskResult(task_id=task.task_id, status="FAILED", error=explain(exc))
+                tasks[i] = TaskResult(
+                    task_id=task.task_id, status=TaskState.FAILED, error=explain(exc)
+                )
                 continue
             except KeevxError as exc:
                 log.info("job %s: query failed, next poll retries: %s", job.id, exc)
@@ -288,7 +290,7 @@ class Pipeline:
                 continue
             tasks[i] = TaskResult(
                 task_id=task.task_id,
-                status=status.status.value,
+                status=status.status,
                 video_url=status.video_url or None,
                 thumbnail_url=status.thumbnail_url or None,
                 error=status.error_message or None,
@@ -314,7 +316,7 @@ class Pipeline:
         if not all(t.done for t in tasks):
             job = await self._save(job, keep=True, next_run_at=self._schedule.next_check(job, now))
             return await self._show(job, adapter)
-        if any(t.status == "SUCCEEDED" for t in tasks):
+        if any(t.status is TaskState.SUCCEEDED for t in tasks):
             return await self._save(job, keep=True, status=JobStatus.SUCCEEDED, next_run_at=now)
         error = next((t.error for t in tasks if t.error), None) or "Keevx could not make the video"
         return await self._finish(job, adapter, JobStatus.FAILED, error=error)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.jobs.durations import Durations, kind_of, quantile, rank
-from bot.model.job import Job, TaskResult
+from bot.model.job import Job, TaskResult, TaskState
 
 __all__ = ["AdaptiveSchedule", "FixedSchedule", "PollSchedule"]
 
@@ -140,7 +140,7 @@ class AdaptiveSchedule:
         return elapsed + gap * self._jitter(0.1)
 
     async def finished(self, job: Job, task: TaskResult, at: datetime) -> None:
-        if task.status != "SUCCEEDED" or job.submitted_at is None:
+        if task.status is not TaskState.SUCCEEDED or job.submitted_at is None:
             return
         kind, seen = kind_of(job.request), (at - job.submitted_at).total_seconds()
         if not self.callbacks:  # with callbacks the check comes right after the finish

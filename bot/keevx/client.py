@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,12 +39,12 @@ from bot.errors import (
     KeevxError,
     RateLimited,
 )
+from bot.model.job import TaskState
 
 __all__ = [
     "MAX_ANSWER",
     "KeevxClient",
     "RetryPolicy",
-    "TaskState",
     "TaskStatus",
     "UploadedImage",
     "valid_task_id",
@@ -76,13 +75,6 @@ def valid_task_id(task_id: object) -> bool:
     back from an API ends up in paths and URLs.
     """
     return isinstance(task_id, str) and _TASK_ID.fullmatch(task_id) is not None
-
-
-class TaskState(StrEnum):
-    PENDING = "PENDING"
-    PROCESSING = "PROCESSING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
 
 
 @dataclass(frozen=True)

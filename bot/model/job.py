@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.model.request import VideoRequest
 
-__all__ = ["ACTIVE", "TERMINAL", "Job", "JobStatus", "Target", "TaskResult", "Video"]
+__all__ = ["ACTIVE", "TERMINAL", "Job", "JobStatus", "Target", "TaskResult", "TaskState", "Video"]
 
 
 class JobStatus(StrEnum):
@@ -70,12 +70,25 @@ class Target:
         return cls(**data)
 
 
+class TaskState(StrEnum):
+    """A Keevx task's status, as Keevx spells it."""
+
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+    @property
+    def done(self) -> bool:
+        return self in (TaskState.SUCCEEDED, TaskState.FAILED)
+
+
 @dataclass(frozen=True, kw_only=True)
 class TaskResult:
     """One Keevx task of a job (``count`` > 1 gives several)."""
 
     task_id: str
-    status: str = "PENDING"  # Keevx's PENDING / PROCESSING / SUCCEEDED / FAILED
+    status: TaskState = TaskState.PENDING
     video_url: str | None = None
     thumbnail_url: str | None = None
     error: str | None = None
@@ -87,14 +100,14 @@ class TaskResult:
 
     @property
     def done(self) -> bool:
-        return self.status in ("SUCCEEDED", "FAILED")
+        return self.status.done
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskResult:
-        return cls(**data)
+        return cls(**{**data, "status": TaskState(data.get("status", TaskState.PENDING))})
 
 
 @dataclass(frozen=True, kw_only=True)
