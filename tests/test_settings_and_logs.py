@@ -64,7 +64,7 @@ def test_sqlalchemy_style_urls() -> None:
     assert sqlite_path("sqlite:///data/x.db") == "data/x.db"
     assert sqlite_path("sqlite:////abs/path.db") == "/abs/path.db"
     assert sqlite_path("sqlite://") == ":memory:"
-    with pytest.raises(ConfigError, match="not supported yet"):
+    with pytest.raises(ConfigError, match="PostgreSQL"):
         sqlite_path("postgresql://u@h/db")
 
 
