@@ -59,7 +59,7 @@ async def running(
             album_cap=2.0,
             status_interval=0.5,
             webhook_host="127.0.0.1",
-            poll_timeout=5,
+            updates_timeout=5,
             web=None if own_server else core.web,
         )
         await adapter.start()
@@ -345,7 +345,7 @@ async def test_an_update_is_confirmed_only_after_its_job_exists(
     """A crash while handling leaves the update unconfirmed: the next start makes the job."""
     s = tg_settings(settings, fake)
     async with Core(s) as core:
-        first = TelegramAdapter(s, core.service, poll_timeout=5)
+        first = TelegramAdapter(s, core.service, updates_timeout=5)
         hang = asyncio.Event()
 
         async def stuck(*args: Any, **kwargs: Any) -> None:
@@ -355,21 +355,21 @@ async def test_an_update_is_confirmed_only_after_its_job_exists(
         await first.start()
         msg = fake.photo_message(USER, "survive a crash", photo=_photo(fake))
         (update_id,) = [u["update_id"] for u in fake.pending_updates]
-        await until(lambda: first.poller is not None and first.poller._inflight)
+        await until(lambda: first.fetcher is not None and first.fetcher._inflight)
         n = len(fake.calls_of("getUpdates"))
         await fake.wait_for("getUpdates", n + 2)  # polled again while the update is in flight
         assert fake.confirmed_offset <= update_id
-        assert first.poller is not None
+        assert first.fetcher is not None
         # kill: no graceful stop, nothing more is confirmed
-        assert first.poller._task is not None
-        first.poller._task.cancel()
-        for task in first.poller._inflight.values():
+        assert first.fetcher._task is not None
+        first.fetcher._task.cancel()
+        for task in first.fetcher._inflight.values():
             task.cancel()
         await first.app.stop()
         await first.app.shutdown()
         assert [u["update_id"] for u in fake.pending_updates] == [update_id]
 
-        second = TelegramAdapter(s, core.service, poll_timeout=5)
+        second = TelegramAdapter(s, core.service, updates_timeout=5)
         await second.start()
         await core.attach(second)
         try:
@@ -390,7 +390,7 @@ async def test_album_parts_stay_unconfirmed_until_the_album_is_a_job(
         adapter.router.albums.window = 1.0
         parts = fake.album(USER, 2, "two photos", photo=None)
         first_id = fake.pending_updates[0]["update_id"]
-        await until(lambda: adapter.poller is not None and adapter.poller._inflight)
+        await until(lambda: adapter.fetcher is not None and adapter.fetcher._inflight)
         await asyncio.sleep(0.5)  # fetched, inside the album window
         assert fake.confirmed_offset <= first_id and await jobs_of(core) == []
         await until(lambda: fake.confirmed_offset > first_id + 1)

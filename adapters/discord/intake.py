@@ -309,7 +309,7 @@ class Intake:
         request: VideoRequest,
         attachments: Sequence[discord.Attachment],
     ) -> Job:
-        await self.service.check(target, request)  # limits refuse before any download
+        await self.service.check_limits(target, request)  # limits refuse before any download
         folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="keevx-discord-"))
         try:
             paths = await _download(attachments, folder)

@@ -34,7 +34,7 @@ from adapters.telegram.commands import Commands
 from adapters.telegram.delivery import Deliverer
 from adapters.telegram.handlers import MessageRouter
 from adapters.telegram.intake import Intake, reply
-from adapters.telegram.polling import ConfirmingPoller
+from adapters.telegram.polling import UpdateFetcher
 from adapters.telegram.redact import protect_logs, unprotect_logs
 from adapters.telegram.status import StatusBoard
 from adapters.telegram.webhook import (
@@ -90,7 +90,7 @@ class TelegramAdapter:
         album_cap: float = 5.0,
         status_interval: float = 10.0,
         webhook_host: str = "0.0.0.0",
-        poll_timeout: float = 10.0,
+        updates_timeout: float = 10.0,
         web: WebServer | None = None,
     ) -> None:
         token = settings.telegram_bot_token
@@ -99,7 +99,7 @@ class TelegramAdapter:
         self.settings = settings
         self.service = service
         self.now = now
-        self.poll_timeout = poll_timeout
+        self.updates_timeout = updates_timeout
         self._log_filter = protect_logs((*settings.secrets, token))
         api = settings.telegram_api_url.rstrip("/")
         self.local_mode = settings.telegram_local_mode
@@ -113,7 +113,7 @@ class TelegramAdapter:
             .concurrent_updates(16)
             .media_write_timeout(120)
         )
-        # No PTB Updater: ConfirmingPoller or the webhook feed the Application.
+        # No PTB Updater: UpdateFetcher or the webhook feed the Application.
         self.app: App = builder.updater(None).build()
         bot = self.app.bot
         self._upload_limit = int(
@@ -143,11 +143,11 @@ class TelegramAdapter:
                     host=webhook_host,
                     port=settings.port if settings.port is not None else 8080,
                 )
-        self.poller: ConfirmingPoller | None = None
+        self.fetcher: UpdateFetcher | None = None
         if self.webhook is None:
-            self.poller = ConfirmingPoller(
+            self.fetcher = UpdateFetcher(
                 self.app,
-                timeout=poll_timeout,
+                timeout=updates_timeout,
                 allowed_updates=ALLOWED_UPDATES,
                 settle=self._settle,
             )
@@ -193,8 +193,8 @@ class TelegramAdapter:
                 secret_token=self.webhook.secret,
                 allowed_updates=ALLOWED_UPDATES,
             )
-        elif self.poller is not None:
-            await self.poller.start()
+        elif self.fetcher is not None:
+            await self.fetcher.start()
         self._started = True
         log.info("telegram: started as @%s (%s)", self.app.bot.username, self.mode)
 
@@ -203,8 +203,8 @@ class TelegramAdapter:
             unprotect_logs(self._log_filter)
             return
         self._started = False
-        if self.poller is not None:
-            await self.poller.stop(grace=self.router.albums.cap + 10)
+        if self.fetcher is not None:
+            await self.fetcher.stop(grace=self.router.albums.cap + 10)
         if self.webhook_server is not None:
             await self.webhook_server.stop()
         await self.router.albums.close()
@@ -219,8 +219,8 @@ class TelegramAdapter:
         them for the next start); status edits and deliveries still go out."""
         if self.webhook is not None:
             self.webhook.draining = True
-        if self.poller is not None and self.poller.running:
-            await self.poller.stop(grace=self.router.albums.cap + 10)
+        if self.fetcher is not None and self.fetcher.running:
+            await self.fetcher.stop(grace=self.router.albums.cap + 10)
 
     async def show_status(self, job: Job) -> str | None:
         return await self.status.show(job)

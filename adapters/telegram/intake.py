@@ -118,7 +118,7 @@ class Intake:
             reply_to=str(msg.message_id),
         )
         try:
-            await self.service.check(target, request)  # before downloading anything
+            await self.service.check_limits(target, request)  # before downloading anything
         except RequestInvalid as exc:
             log.info("request refused by %s (chat %s)", exc.field, chat_id)
             await reply(msg, str(exc))

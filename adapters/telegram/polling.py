@@ -27,7 +27,7 @@ from telegram.ext import Application
 
 from adapters.telegram.errors import retry_seconds
 
-__all__ = ["ConfirmingPoller"]
+__all__ = ["UpdateFetcher"]
 
 log = logging.getLogger("adapters.telegram")
 
@@ -39,7 +39,7 @@ async def _nothing(update: Update) -> None:
     return None
 
 
-class ConfirmingPoller:
+class UpdateFetcher:
     """Feeds ``getUpdates`` into the Application; see the module docstring.
 
     ``settle(update)`` is awaited after an update's handlers, e.g. to wait for

@@ -77,7 +77,7 @@ class Gatekeeper:
             return _matches(s.allowed_guilds, platform, target.guild_id)
         return True
 
-    async def check(self, target: Target, request: VideoRequest) -> None:
+    async def check_limits(self, target: Target, request: VideoRequest) -> None:
         """Raise :class:`LimitReached` naming the limit and when it frees up.
 
         An early answer, before anything is downloaded; the binding check is the

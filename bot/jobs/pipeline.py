@@ -32,12 +32,14 @@ from bot.errors import (
 )
 from bot.jobs.callbacks import matches_request
 from bot.jobs.delivery import RESULT_POLICY, ResultRefused, deliver_results
+from bot.jobs.images import MAX_IMAGE_BYTES
 from bot.jobs.limits import Gatekeeper
 from bot.jobs.ports import JobStore
 from bot.jobs.safe_fetch import FetchPolicy
 from bot.jobs.schedule import FixedSchedule, PollSchedule
 from bot.keevx.client import KeevxClient
 from bot.model.job import Job, JobStatus, TaskResult, TaskState
+from bot.model.rules import MAX_PROMPT_CHARS
 
 if TYPE_CHECKING:
     from adapters.base import ChatAdapter
@@ -53,8 +55,10 @@ _REJECTIONS = {
     KeevxCode.PARAMETER: "Keevx refused the request's parameters",
     KeevxCode.TOKEN: "the bot's Keevx API key was refused: please tell the bot's operator",
     KeevxCode.TASK_NOT_FOUND: "Keevx no longer knows this task",
-    KeevxCode.IMAGE_TOO_LARGE: "Keevx refused an image as too large (the limit is 20 MB)",
-    KeevxCode.PROMPT_TOO_LONG: "Keevx refused the prompt as too long (at most 1000 characters)",
+    KeevxCode.IMAGE_TOO_LARGE: "Keevx refused an image as too large "
+    f"(the limit is {MAX_IMAGE_BYTES // 2**20} MB)",
+    KeevxCode.PROMPT_TOO_LONG: "Keevx refused the prompt as too long "
+    f"(at most {MAX_PROMPT_CHARS} characters)",
     KeevxCode.IMAGE_URL_INACCESSIBLE: "Keevx could not read an uploaded image",
     KeevxCode.IMAGE_FORMAT: "Keevx refused an image's format: use JPG, PNG or WebP",
 }
@@ -116,7 +120,9 @@ class Pipeline:
         adapter = self._adapters.get(job.platform)
         if adapter is None:
             log.warning("job %s: no %s adapter running, trying later", job.id, job.platform)
-            return await self._save(job, next_run_at=self._now() + self._timing.poll_interval)
+            return await self._save(
+                job, release=True, next_run_at=self._now() + self._timing.poll_interval
+            )
         if job.status is JobStatus.SUBMITTING:
             # Claimed in `submitting`: the process that sent the create request died.
             return await self._finish(
@@ -128,15 +134,15 @@ class Pipeline:
                 if isinstance(admitted, int):
                     return await self._wait_in_queue(job, adapter, admitted)
                 job = admitted
-            job = await self._show(job, adapter, keep=True)
+            job = await self._show(job, adapter, release=False)
             if job.status.terminal:
                 return job
             if job.status is JobStatus.RECEIVED:
-                job = await self._save(job, keep=True, status=JobStatus.UPLOADING)
+                job = await self._save(job, release=False, status=JobStatus.UPLOADING)
         if job.status is JobStatus.UPLOADING:
             job = await self._upload_and_submit(job, adapter)
         if job.status is JobStatus.SUBMITTED:
-            job = await self._check(job, adapter)
+            job = await self._query_tasks(job, adapter)
         if job.status is JobStatus.SUCCEEDED and job.next_run_at <= self._now():
             job = await self._deliver(job, adapter)
         return job
@@ -157,11 +163,11 @@ class Pipeline:
         """MAX_ACTIVE_TOTAL is reached: show the queue position and look again soon."""
         again = self._now() + min(self._timing.poll_interval, timedelta(seconds=5))
         if job.extra.get("queue_position") == position:
-            return await self._save(job, next_run_at=again)
+            return await self._save(job, release=True, next_run_at=again)
         job = await self._save(
-            job, keep=True, extra={**job.extra, "queue_position": position}, next_run_at=again
+            job, release=False, extra={**job.extra, "queue_position": position}, next_run_at=again
         )
-        return await self._show(job, adapter)
+        return await self._show(job, adapter, release=True)
 
     async def _upload_and_submit(self, job: Job, adapter: ChatAdapter) -> Job:
         try:
@@ -172,7 +178,7 @@ class Pipeline:
                     file, content_type=_content_type(file), file_name=file.name
                 )
                 urls.append(uploaded.url)
-                job = await self._save(job, keep=True, image_urls=tuple(urls))
+                job = await self._save(job, release=False, image_urls=tuple(urls))
         except ApiRejected as exc:
             log.warning("job %s: upload refused: %s", job.id, exc)
             return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
@@ -187,7 +193,7 @@ class Pipeline:
                 job, adapter, JobStatus.UNKNOWN, error="Keevx's answer to the request was lost"
             )
         job = await self._save(
-            job, keep=True, status=JobStatus.SUBMITTING, create_requests=job.create_requests + 1
+            job, release=False, status=JobStatus.SUBMITTING, create_requests=job.create_requests + 1
         )
         body = job.request.keevx_body(list(job.image_urls), self._callback_url(job))
         try:
@@ -205,7 +211,7 @@ class Pipeline:
             # Provably not created (never sent, or 429/500): take it back, submit again later.
             job = await self._save(
                 job,
-                keep=True,
+                release=False,
                 status=JobStatus.UPLOADING,
                 create_requests=job.create_requests - 1,
             )
@@ -214,7 +220,7 @@ class Pipeline:
         spooled = job.images
         job = await self._record_tasks(job, task_ids)
         discard(spooled)
-        return await self._show(job, adapter, keep=True)
+        return await self._show(job, adapter, release=False)
 
     async def _record_tasks(self, job: Job, task_ids: list[str]) -> Job:
         """Commit the tasks Keevx just made; their ids exist nowhere else, so try hard.
@@ -239,7 +245,7 @@ class Pipeline:
             job = job.evolve(tasks=tasks, **changes)
             due = self._schedule.next_check(job, now) if changes else job.next_run_at
             try:
-                return await self._save(job, keep=not job.status.terminal, next_run_at=due)
+                return await self._save(job, release=job.status.terminal, next_run_at=due)
             except Conflict:
                 current = await self._store.get(job.id)
                 if current is None:
@@ -253,10 +259,10 @@ class Pipeline:
                 await asyncio.sleep(0.2 * attempt)
         raise Conflict(f"job {job.id} kept changing while its tasks were recorded")
 
-    async def _check(self, job: Job, adapter: ChatAdapter) -> Job:
+    async def _query_tasks(self, job: Job, adapter: ChatAdapter) -> Job:
         now = self._now()
         if job.next_run_at > now:
-            return await self._save(job)
+            return await self._save(job, release=True)
         assert job.submitted_at is not None
         if now - job.submitted_at > self._timing.poll_timeout:
             return await self._finish(
@@ -314,15 +320,17 @@ class Pipeline:
         for task in newly_done:
             await self._schedule.finished(job, task, now)
         if not all(t.done for t in tasks):
-            job = await self._save(job, keep=True, next_run_at=self._schedule.next_check(job, now))
-            return await self._show(job, adapter)
+            job = await self._save(
+                job, release=False, next_run_at=self._schedule.next_check(job, now)
+            )
+            return await self._show(job, adapter, release=True)
         if any(t.status is TaskState.SUCCEEDED for t in tasks):
-            return await self._save(job, keep=True, status=JobStatus.SUCCEEDED, next_run_at=now)
+            return await self._save(job, release=False, status=JobStatus.SUCCEEDED, next_run_at=now)
         error = next((t.error for t in tasks if t.error), None) or "Keevx could not make the video"
         return await self._finish(job, adapter, JobStatus.FAILED, error=error)
 
     async def _deliver(self, job: Job, adapter: ChatAdapter) -> Job:
-        job = await self._show(job, adapter, keep=True)
+        job = await self._show(job, adapter, release=False)
         if job.status.terminal:
             return job
         try:
@@ -339,12 +347,12 @@ class Pipeline:
         log.info("job %s: delivered as %s", job.id, ", ".join(ids))
         job = await self._save(
             job,
-            keep=True,
+            release=False,
             status=JobStatus.DELIVERED,
             delivered_ids=tuple(ids),
             finished_at=self._now(),
         )
-        return await self._show(job, adapter)
+        return await self._show(job, adapter, release=True)
 
     async def _delivery_failed(self, job: Job, adapter: ChatAdapter, exc: Exception) -> Job:
         now = self._now()
@@ -359,7 +367,7 @@ class Pipeline:
         attempts = job.attempts + 1
         log.warning("job %s: delivery attempt %d failed: %s", job.id, attempts, exc)
         return await self._save(
-            job, attempts=attempts, next_run_at=now + self._timing.backoff(attempts)
+            job, release=True, attempts=attempts, next_run_at=now + self._timing.backoff(attempts)
         )
 
     async def _retry_later(self, job: Job, adapter: ChatAdapter, exc: KeevxError) -> Job:
@@ -370,7 +378,9 @@ class Pipeline:
         wait = self._timing.backoff(attempts)
         if isinstance(exc, RateLimited):  # Keevx said how long; a longer wait than we hold
             wait = max(wait, timedelta(seconds=exc.retry_after))
-        return await self._save(job, attempts=attempts, next_run_at=self._now() + wait)
+        return await self._save(
+            job, release=True, attempts=attempts, next_run_at=self._now() + wait
+        )
 
     async def _finish(
         self, job: Job, adapter: ChatAdapter, status: JobStatus, *, error: str
@@ -378,30 +388,35 @@ class Pipeline:
         log.info("job %s: %s (%s)", job.id, status, error)
         spooled = job.images
         job = await self._save(
-            job, keep=True, status=status, error=error, finished_at=self._now(), images=()
+            job, release=False, status=status, error=error, finished_at=self._now(), images=()
         )
         discard(spooled)
-        return await self._show(job, adapter)
+        return await self._show(job, adapter, release=True)
 
-    async def _show(self, job: Job, adapter: ChatAdapter, *, keep: bool = False) -> Job:
-        """Update the status message; a vanished chat ends the job, other failures are ignored."""
+    async def _show(self, job: Job, adapter: ChatAdapter, *, release: bool) -> Job:
+        """Update the status message; a vanished chat ends the job, other failures are ignored.
+
+        ``release`` as in :meth:`_save`: whether this is the step's last write.
+        """
         try:
             message_id = await adapter.show_status(job)
         except RecipientGone as exc:
             log.warning("job %s: recipient gone: %s", job.id, exc)
             status = JobStatus.UNDELIVERABLE if not job.status.terminal else job.status
-            return await self._save(job, status=status, error=str(exc), finished_at=self._now())
+            return await self._save(
+                job, release=True, status=status, error=str(exc), finished_at=self._now()
+            )
         except Exception as exc:
             log.warning("job %s: status message not updated: %s", job.id, exc)
             message_id = None
         if message_id and message_id != job.status_message_id:
-            return await self._save(job, keep=keep, status_message_id=message_id)
-        return job if keep else await self._save(job)
+            return await self._save(job, release=release, status_message_id=message_id)
+        return await self._save(job, release=True) if release else job
 
-    async def _save(self, job: Job, *, keep: bool = False, **changes: Any) -> Job:
-        """Commit ``changes``; ``keep`` holds the lease for more steps, else it is let go."""
+    async def _save(self, job: Job, *, release: bool, **changes: Any) -> Job:
+        """Commit ``changes``; ``release`` lets go of the lease (this step is the last for now)."""
         return await self._store.update(
-            job.evolve(updated_at=self._now(), **changes), release=not keep
+            job.evolve(updated_at=self._now(), **changes), release=release
         )
 
 

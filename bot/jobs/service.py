@@ -88,7 +88,7 @@ class JobService:
         if dedupe_key is not None and (seen := await self._store.find(dedupe_key)) is not None:
             return seen
         if self._gate is not None:
-            await self._gate.check(target, request)
+            await self._gate.check_limits(target, request)
         folder = self._spool / uuid.uuid4().hex
         folder.mkdir(parents=True)
         try:
@@ -125,7 +125,7 @@ class JobService:
         if dedupe_key is not None and (seen := await self._store.find(dedupe_key)) is not None:
             return seen
         if self._gate is not None:
-            await self._gate.check(old.target, old.request)
+            await self._gate.check_limits(old.target, old.request)
         if len(old.image_urls) != old.request.image_count:
             raise RequestInvalid(
                 f"Job {job_id} never reached Keevx, so there is nothing to repeat: "
@@ -189,13 +189,13 @@ class JobService:
         log.info("job %s: cancelled by %s", job_id, user_id)
         return cancelled
 
-    async def check(self, target: Target, request: VideoRequest) -> None:
+    async def check_limits(self, target: Target, request: VideoRequest) -> None:
         """Raise ``LimitReached`` if access lists or fair-use limits refuse this request.
 
         Adapters call it before downloading anything; :meth:`submit` checks again.
         """
         if self._gate is not None:
-            await self._gate.check(target, request)
+            await self._gate.check_limits(target, request)
 
     def allows(self, target: Target) -> bool:
         """Whether the access lists let this chat and user use the bot at all."""
