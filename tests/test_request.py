@@ -17,7 +17,9 @@ from bot.model.request import (
     Options,
     VideoRequest,
     build_request,
+    fit_options,
     parse_command,
+    validate_options,
 )
 
 V, KL = Model.V, Model.KL
@@ -393,6 +395,84 @@ def test_chat_default_v_with_many_images_notes_the_switch() -> None:
 def test_explicit_option_that_does_not_fit_is_refused_even_with_defaults() -> None:
     with pytest.raises(RequestInvalid, match=r"^4k is not available for model KL: use"):
         build_request("x", Options(resolution="4k"), 1, Options(model=KL))
+
+
+# --- validate_options / fit_options: chat defaults without a request ---------
+
+
+@pytest.mark.parametrize(
+    ("options", "defaults", "expected"),
+    [
+        (Options(), None, Options()),
+        (Options(aspect_ratio="9:16"), None, Options(aspect_ratio="9:16")),
+        (Options(resolution="4K"), None, Options(resolution="4k")),
+        (Options(resolution="1080"), Options(model=KL), Options(resolution="1080p")),
+        (Options(model=KL, duration=10, count=4), None, Options(model=KL, duration=10, count=4)),
+        (Options(duration=10), Options(model=KL), Options(duration=10)),
+        (Options(audio=True), None, Options(audio=True)),
+        (Options(audio=False), Options(model=KL), Options(audio=False)),
+    ],
+)
+def test_validate_options_accepts(
+    options: Options, defaults: Options | None, expected: Options
+) -> None:
+    assert validate_options(options, defaults) == expected
+
+
+@pytest.mark.parametrize(
+    ("options", "defaults", "message", "field"),
+    [
+        (
+            Options(duration=5),
+            None,
+            "--duration 5 is not available for model V with one image: use 4, 6 or 8.",
+            "duration",
+        ),
+        (
+            Options(resolution="4k"),
+            Options(model=KL),
+            "4k is not available for model KL: use 720p or 1080p.",
+            "resolution",
+        ),
+        (
+            Options(model=KL, audio=True),
+            Options(model=V),
+            "Audio is not available for model KL: remove --audio or use --model V.",
+            "audio",
+        ),
+        (Options(count=9), None, "--count 9 is out of range: use 1 to 4.", "count"),
+        (
+            Options(aspect_ratio="4:3"),
+            None,
+            "--ar 4:3 is not available for model V",
+            "aspect_ratio",
+        ),
+    ],
+)
+def test_validate_options_refuses_like_a_request(
+    options: Options, defaults: Options | None, message: str, field: str
+) -> None:
+    with pytest.raises(RequestInvalid) as caught:
+        validate_options(options, defaults)
+    assert str(caught.value).startswith(message) and caught.value.field == field
+    with pytest.raises(RequestInvalid, match=re.escape(str(caught.value))):
+        build_request("x", options, 1, defaults)  # the same sentence as /video
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (Options(model=KL, resolution="4k", duration=6, audio=True), Options(model=KL)),
+        (
+            Options(model=KL, aspect_ratio="9:16", resolution="1080p", duration=10, count=2),
+            Options(model=KL, aspect_ratio="9:16", resolution="1080p", duration=10, count=2),
+        ),
+        (Options(resolution="4K", duration=5), Options(resolution="4k")),
+        (Options(model=V, audio=True, duration=8), Options(model=V, audio=True, duration=8)),
+    ],
+)
+def test_fit_options_drops_what_the_model_refuses(options: Options, expected: Options) -> None:
+    assert fit_options(options) == expected
 
 
 def test_parse_then_build() -> None:

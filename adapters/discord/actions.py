@@ -15,9 +15,9 @@ import discord
 
 from adapters.discord import render
 from adapters.discord.intake import Intake
-from adapters.discord.views import Action
 from bot.errors import RequestInvalid
 from bot.model.job import Job
+from bot.model.status import Action
 
 __all__ = ["Buttons"]
 

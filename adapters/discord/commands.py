@@ -1,14 +1,15 @@
 """The application commands: ``/video``, ``/jobs``, ``/settings`` and "Make a video".
 
-Option descriptions are written from :data:`bot.model.request.MODEL_RULES`, so
-they state each model's limits as the core enforces them; the core still
-validates and refuses with its own sentence.
+Option choices, ranges and descriptions are written from
+:data:`bot.model.rules.MODEL_RULES`, so they offer and state each model's limits
+as the core enforces them; the core still validates and refuses with its own
+sentence.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -23,17 +24,27 @@ from bot.model.request import (
     Model,
     ModelRules,
     Options,
-    build_request,
+    validate_options,
 )
+from bot.model.rules import MAX_IMAGES, join_or, values_for
 
 __all__ = ["PromptModal", "build_tree"]
 
 log = logging.getLogger(__name__)
 
-ModelChoice = Literal["V", "KL"]
-AspectChoice = Literal["16:9", "9:16"]
-ResolutionChoice = Literal["720p", "1080p", "4k"]
-DurationChoice = Literal[4, 5, 6, 8, 10]
+COUNT_MIN, COUNT_MAX = min(values_for("count")), max(values_for("count"))
+
+
+def _choices() -> dict[str, list[app_commands.Choice[Any]]]:
+    """The options with a fixed set of values, as the rules table lists them.
+
+    A fresh list per command: discord.py keeps the list it is given.
+    """
+    fixed = {
+        name: [app_commands.Choice(name=str(v), value=v) for v in values_for(name)]
+        for name in ("aspect_ratio", "resolution", "duration")
+    }
+    return {"model": [app_commands.Choice(name=str(m), value=str(m)) for m in MODEL_RULES]} | fixed
 
 
 def _durations(rules: ModelRules) -> str:
@@ -48,6 +59,11 @@ def _model_help(rules: ModelRules) -> str:
     return f"{rules.model}: {images}, {_durations(rules)}, ≤{rules.resolutions[-1]}{audio}"
 
 
+def _orientation(ratio: str) -> str:
+    width, height = (int(n) for n in ratio.split(":"))
+    return "landscape" if width > height else "portrait" if width < height else "square"
+
+
 def _image_limits() -> str:
     return ", ".join(f"{r.model} takes up to {r.max_images}" for r in MODEL_RULES.values())
 
@@ -56,7 +72,7 @@ DESCRIPTIONS = {
     "prompt": f"What should happen in the video (at most {MAX_PROMPT_CHARS} characters)",
     "image": "The photo to animate (JPG, PNG or WebP, up to 20 MB)",
     "model": " · ".join(_model_help(r) for r in MODEL_RULES.values())[:100],
-    "aspect_ratio": "16:9 (landscape) or 9:16 (portrait)",
+    "aspect_ratio": join_or(f"{a} ({_orientation(a)})" for a in values_for("aspect_ratio")),
     "resolution": " · ".join(
         f"{r.model}: {', '.join(r.resolutions)}" for r in MODEL_RULES.values()
     ),
@@ -64,8 +80,8 @@ DESCRIPTIONS = {
     "audio": " · ".join(
         f"{r.model}: {'with sound' if r.audio else 'silent only'}" for r in MODEL_RULES.values()
     ),
-    "count": "How many videos to make from this request (1-4)",
-    **{f"image{n}": f"Another photo ({_image_limits()})" for n in range(2, 8)},
+    "count": f"How many videos to make from this request ({COUNT_MIN}-{COUNT_MAX})",
+    **{f"image{n}": f"Another photo ({_image_limits()})" for n in range(2, MAX_IMAGES + 1)},
 }
 
 
@@ -131,16 +147,17 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
 
     @tree.command(name="video", description="Turn photos into an AI video with Keevx")
     @app_commands.describe(**DESCRIPTIONS)
+    @app_commands.choices(**_choices())
     async def video(
         interaction: discord.Interaction[Any],
         prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
         image: discord.Attachment,
-        model: ModelChoice | None = None,
-        aspect_ratio: AspectChoice | None = None,
-        resolution: ResolutionChoice | None = None,
-        duration: DurationChoice | None = None,
+        model: str | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        duration: int | None = None,
         audio: bool | None = None,
-        count: app_commands.Range[int, 1, 4] | None = None,
+        count: app_commands.Range[int, COUNT_MIN, COUNT_MAX] | None = None,
         image2: discord.Attachment | None = None,
         image3: discord.Attachment | None = None,
         image4: discord.Attachment | None = None,
@@ -180,14 +197,15 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
     @app_commands.describe(
         **{k: v for k, v in DESCRIPTIONS.items() if k in Options.__dataclass_fields__}
     )
+    @app_commands.choices(**_choices())
     async def settings(
         interaction: discord.Interaction[Any],
-        model: ModelChoice | None = None,
-        aspect_ratio: AspectChoice | None = None,
-        resolution: ResolutionChoice | None = None,
-        duration: DurationChoice | None = None,
+        model: str | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        duration: int | None = None,
         audio: bool | None = None,
-        count: app_commands.Range[int, 1, 4] | None = None,
+        count: app_commands.Range[int, COUNT_MIN, COUNT_MAX] | None = None,
     ) -> None:
         if interaction.guild_id is None or not interaction.permissions.manage_guild:
             await interaction.response.send_message(
@@ -198,9 +216,8 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
         guild = str(interaction.guild_id)
         given = _options(model, aspect_ratio, resolution, duration, audio, count)
         current = await intake.service.chat_defaults(PLATFORM, guild)
-        merged = given.over(current)
         try:
-            build_request("check", given, 1, current)
+            merged = validate_options(given, current).over(current)
         except RequestInvalid as exc:
             await interaction.response.send_message(render.refusal(str(exc)), ephemeral=True)
             return

@@ -20,7 +20,8 @@ import discord
 
 from adapters.base import Video
 from bot.jobs.limits import Stats
-from bot.model.job import Job, JobStatus
+from bot.model.job import Job
+from bot.model.status import Phase, status_view
 
 __all__ = [
     "CONTENT_LIMIT",
@@ -40,18 +41,19 @@ LINK_LIFETIME = timedelta(days=7)
 CONTENT_LIMIT = 2000  # characters (code points) in a message's content
 MAX_ERROR_SHOWN = 300  # of a job's error, in a status line
 
-_STATES: dict[JobStatus, str] = {
-    JobStatus.RECEIVED: "⏳ queued",
-    JobStatus.UPLOADING: "⏳ sending the photos to Keevx",
-    JobStatus.SUBMITTING: "⏳ starting the generation",
-    JobStatus.SUBMITTED: "🎬 generating",
-    JobStatus.SUCCEEDED: "📤 posting the result",
-    JobStatus.DELIVERED: "✅ done",
-    JobStatus.FAILED: "❌ failed",
-    JobStatus.EXPIRED: "⌛ gave up waiting",
-    JobStatus.UNKNOWN: "❔ outcome unknown",
-    JobStatus.UNDELIVERABLE: "🚫 could not be posted",
-    JobStatus.CANCELLED: "🛑 cancelled",
+_PHASES: dict[Phase, str] = {
+    Phase.QUEUED: "⏳ queued",
+    Phase.UPLOADING: "⏳ sending the photos to Keevx",
+    Phase.STARTING: "⏳ starting the generation",
+    Phase.WAITING: "🎬 generating",
+    Phase.GENERATING: "🎬 generating",
+    Phase.SENDING: "📤 posting the result",
+    Phase.DONE: "✅ done",
+    Phase.FAILED: "❌ failed",
+    Phase.GAVE_UP: "⌛ gave up waiting",
+    Phase.UNKNOWN: "❔ outcome unknown",
+    Phase.UNDELIVERABLE: "🚫 could not be posted",
+    Phase.CANCELLED: "🛑 cancelled",
 }
 
 
@@ -109,17 +111,13 @@ def _quote(text: str, budget: int) -> str:
 
 
 def state_line(job: Job) -> str:
-    """``🎬 generating · started <t:…:R>``, with the error for failed jobs."""
-    line = f"{_STATES.get(job.status, str(job.status))} · started {timestamp(job.created_at)}"
-    if job.status.terminal and job.finished_at is not None:
+    """``🎬 generating · started <t:…:R>``, with the reason for an unhappy ending."""
+    view = status_view(job)
+    line = f"{_PHASES[view.phase]} · started {timestamp(job.created_at)}"
+    if view.over and job.finished_at is not None:
         line += f" · ended {timestamp(job.finished_at)}"
-    if job.error and job.status in (
-        JobStatus.FAILED,
-        JobStatus.EXPIRED,
-        JobStatus.UNKNOWN,
-        JobStatus.UNDELIVERABLE,
-    ):
-        line += "\n" + fit(plain(job.error), MAX_ERROR_SHOWN)
+    if view.reason:
+        line += "\n" + fit(plain(view.reason), MAX_ERROR_SHOWN)
     return line
 
 
@@ -176,7 +174,7 @@ def job_list(jobs: Sequence[Job]) -> str:
         prompt = " ".join(job.request.prompt.split())
         short = prompt if len(prompt) <= 60 else prompt[:59] + "…"
         lines.append(
-            f"**{job.id}** · {_STATES.get(job.status, str(job.status))} · "
+            f"**{job.id}** · {_PHASES[status_view(job).phase]} · "
             f"{timestamp(job.created_at)} · {job.request.summary()} · {plain(short)}"
         )
     return fit("\n".join(lines))

@@ -10,23 +10,17 @@ The click itself is handled by the client (:class:`ButtonHandler`).
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from typing import Any, Protocol, cast
 
 import discord
 
+from bot.model import status
 from bot.model.job import Job
+from bot.model.status import Action
 
 __all__ = ["Action", "ButtonHandler", "JobButton", "result_view", "status_view"]
 
 MAX_LINK_URL = 512  # Discord's limit for a link button's url
-
-
-class Action(StrEnum):
-    AGAIN = "again"
-    DELETE = "delete"
-    CANCEL = "cancel"
-
 
 _LOOK: dict[Action, tuple[str, discord.ButtonStyle]] = {
     Action.AGAIN: ("Again", discord.ButtonStyle.primary),
@@ -45,7 +39,7 @@ class ButtonHandler(Protocol):
 
 class JobButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"keevx:(?P<action>again|delete|cancel):(?P<job>[0-9]{1,19})",
+    template=rf"keevx:(?P<action>{'|'.join(Action)}):(?P<job>[0-9]{{1,19}})",
 ):
     """A job button; its state is entirely in its ``custom_id``."""
 
@@ -73,8 +67,8 @@ class JobButton(
 
 
 def status_view(job: Job) -> discord.ui.View | None:
-    """The Cancel button while the job runs; nothing once it is over."""
-    if job.status.terminal:
+    """The Cancel button while the job can be stopped; Again and Delete sit on each video."""
+    if Action.CANCEL not in status.status_view(job).actions:
         return None
     view = discord.ui.View(timeout=None)
     view.add_item(JobButton(Action.CANCEL, job.id))

@@ -11,7 +11,6 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from telegram import (
     CallbackQuery,
@@ -31,29 +30,20 @@ from adapters.telegram.status import StatusBoard
 from bot.errors import DeliveryError, RequestInvalid
 from bot.jobs.service import JobService
 from bot.model.job import ACTIVE, Job
-from bot.model.request import MODEL_RULES, Model, Options, build_request
+from bot.model.request import Model, Options, fit_options, validate_options
+from bot.model.rules import values_for
 
 __all__ = ["Commands", "settings_keyboard"]
 
 log = logging.getLogger("adapters.telegram")
 
 
-def _union(attr: str) -> list[Any]:
-    """Every value of a rules field across the models, in table order (the core's table)."""
-    seen: dict[Any, None] = {}
-    for rules in MODEL_RULES.values():
-        seen.update(dict.fromkeys(getattr(rules, attr)))
-    return list(seen)
-
-
-_DURATIONS = {*_union("single_durations"), *_union("multi_durations")}
-
 # (field, [(button text, value)]) from the core's rules table; the core validates each tap.
 CHOICES: list[tuple[str, list[tuple[str, str]]]] = [
-    ("model", [(m.value, m.value) for m in MODEL_RULES]),
-    ("ar", [(a, a) for a in _union("aspect_ratios")]),
-    ("res", [(r, r) for r in _union("resolutions")]),
-    ("duration", [(f"{n} s", str(n)) for n in sorted(_DURATIONS)]),
+    ("model", [(m.value, m.value) for m in values_for("model")]),
+    ("ar", [(a, a) for a in values_for("aspect_ratio")]),
+    ("res", [(r, r) for r in values_for("resolution")]),
+    ("duration", [(f"{n} s", str(n)) for n in values_for("duration")]),
     ("audio", [("audio on", "on"), ("audio off", "off")]),
 ]
 _ATTR = {"model": "model", "ar": "aspect_ratio", "res": "resolution", "duration": "duration"}
@@ -95,22 +85,6 @@ def settings_keyboard(options: Options) -> InlineKeyboardMarkup:
         )
     rows.append([InlineKeyboardButton("Reset to model defaults", callback_data="keevx:set:reset")])
     return InlineKeyboardMarkup(rows)
-
-
-def _validate(options: Options) -> None:
-    build_request("settings check", options, 1)
-
-
-def _fit(options: Options) -> Options:
-    """After a model change: drop saved values that model does not allow."""
-    for attr in ("resolution", "duration", "audio"):
-        if getattr(options, attr) is None:
-            continue
-        try:
-            _validate(Options(model=options.model, **{attr: getattr(options, attr)}))
-        except RequestInvalid:
-            options = dataclasses.replace(options, **{attr: None})
-    return options
 
 
 async def _say(msg: Message, text: str, *, html: bool = False) -> None:
@@ -264,9 +238,9 @@ class Commands:
         else:
             new = _apply(current, args[0], args[1])
             if args[0] == "model":
-                new = _fit(new)
+                new = fit_options(new)
             try:
-                _validate(new)
+                new = validate_options(new)
             except RequestInvalid as exc:
                 await _answer(query, str(exc), show_alert=True)
                 return

@@ -15,8 +15,10 @@ from datetime import datetime
 from telegram.constants import CallbackQueryLimit, MessageLimit
 
 from bot.jobs.limits import Stats
-from bot.model.job import ACTIVE, Job, JobStatus, TaskState
+from bot.model.help import HELP_TEXT
+from bot.model.job import ACTIVE, Job, JobStatus
 from bot.model.request import Options
+from bot.model.status import Phase, StatusView, status_view
 
 __all__ = [
     "ANSWER_LIMIT",
@@ -37,20 +39,6 @@ CAPTION_LIMIT = MessageLimit.CAPTION_LENGTH  # 1024
 TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096
 ANSWER_LIMIT = CallbackQueryLimit.ANSWER_CALLBACK_QUERY_TEXT_LENGTH  # 200
 
-_FALLBACK_HELP = (
-    "I turn photos into short AI videos with Keevx.\n\n"
-    "• Send a photo (or an album of up to 7) with a caption: the caption is the prompt.\n"
-    "• Or reply <code>/video your prompt</code> to a photo or an image file.\n"
-    "• In groups, use /video, mention me, or reply to me.\n\n"
-    "Options, anywhere in the text:\n"
-    "<code>--model V|KL  --ar 16:9|9:16  --res 720p|1080p|4k  --duration N  "
-    "--audio|--no-audio  --count 1-4</code>\n"
-    "Model V: 1–3 images, 720p/1080p/4k, 4/6/8 s (8 s with several images), audio.\n"
-    "Model KL: 1–7 images, 720p/1080p, 5 or 10 s, no audio.\n\n"
-    "Example: <code>/video waves roll in at sunset --ar 9:16 --duration 6</code>\n\n"
-    "/settings — this chat's defaults · /jobs — your recent videos · /cancel — stop waiting"
-)
-
 _TELEGRAM_HELP = (
     "In groups, use /video, mention me, or reply to me; an image sent as a file works too.\n"
     "/jobs — your recent videos · /cancel [number] — stop waiting for one · "
@@ -64,17 +52,8 @@ def _esc(text: str) -> str:
 
 
 def help_text() -> str:
-    """The core's help text (``bot.model.help.HELP_TEXT``) when it exists, else ours (HTML)."""
-    import importlib
-
-    try:
-        module = importlib.import_module("bot.model.help")
-    except ImportError:
-        return _FALLBACK_HELP
-    text = getattr(module, "HELP_TEXT", None)
-    if not isinstance(text, str) or not text:
-        return _FALLBACK_HELP
-    return _esc(text) + "\n\n" + _TELEGRAM_HELP
+    """The core's help text, then what only Telegram offers (HTML)."""
+    return _esc(HELP_TEXT) + "\n\n" + _TELEGRAM_HELP
 
 
 def elapsed(since: datetime | None, now: datetime) -> str:
@@ -89,57 +68,56 @@ def elapsed(since: datetime | None, now: datetime) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
-def _state(job: Job, now: datetime) -> str:
-    s = job.status
-    if s is JobStatus.RECEIVED:
-        position = job.extra.get("queue_position")
-        if isinstance(position, int) and position > 0:
-            return f"queued · number {position} in line"
-        return "queued"
-    if s is JobStatus.UPLOADING:
-        return "uploading the images"
-    if s is JobStatus.SUBMITTING:
-        return "sending to Keevx"
-    if s is JobStatus.SUBMITTED:
-        waiting = all(t.status is TaskState.PENDING for t in job.tasks) and bool(job.tasks)
-        word = "waiting in Keevx's queue" if waiting else "processing"
-        return f"{word} · {elapsed(job.submitted_at or job.created_at, now)}"
-    if s is JobStatus.SUCCEEDED:
-        return "ready, sending the video"
-    if s is JobStatus.DELIVERED:
-        return f"done in {elapsed(job.created_at, job.finished_at or now)}"
-    if s is JobStatus.FAILED:
-        return f"failed: {job.error or 'Keevx could not make this video'}"
-    if s is JobStatus.EXPIRED:
-        return (
-            "gave up: Keevx did not finish within "
-            f"{elapsed(job.submitted_at or job.created_at, job.finished_at or now)}"
-        )
-    if s is JobStatus.UNKNOWN:
-        return (
-            "outcome unknown: the request reached Keevx but its answer was lost. "
-            "It was not sent again, so you are not charged twice; "
-            "send /video again if no video arrives"
-        )
-    if s is JobStatus.UNDELIVERABLE:
-        return "could not be delivered here"
-    return (
+_ICONS = {
+    Phase.DONE: "✅",
+    Phase.FAILED: "⚠️",
+    Phase.GAVE_UP: "⌛",
+    Phase.UNKNOWN: "❓",
+    Phase.CANCELLED: "✖️",
+    Phase.UNDELIVERABLE: "⚠️",
+}
+_WORDS = {
+    Phase.QUEUED: "queued",
+    Phase.UPLOADING: "uploading the images",
+    Phase.STARTING: "sending to Keevx",
+    Phase.WAITING: "waiting in Keevx's queue",
+    Phase.GENERATING: "processing",
+    Phase.SENDING: "ready, sending the video",
+    Phase.UNKNOWN: (
+        "outcome unknown: the request reached Keevx but its answer was lost. "
+        "It was not sent again, so you are not charged twice; "
+        "send /video again if no video arrives"
+    ),
+    Phase.UNDELIVERABLE: "could not be delivered here",
+    Phase.CANCELLED: (
         "cancelled. Keevx cannot stop a generation that already started, "
         "but this one will not be delivered"
-    )
+    ),
+}
+
+
+def _state(job: Job, view: StatusView, now: datetime) -> str:
+    """The view in words; times from the job's own clock fields."""
+    phase = view.phase
+    if phase is Phase.QUEUED and view.queue_position:
+        return f"queued · number {view.queue_position} in line"
+    if phase in (Phase.WAITING, Phase.GENERATING):
+        return f"{_WORDS[phase]} · {elapsed(job.submitted_at or job.created_at, now)}"
+    if phase is Phase.DONE:
+        return f"done in {elapsed(job.created_at, job.finished_at or now)}"
+    if phase is Phase.FAILED:
+        return f"failed: {view.reason}"
+    if phase is Phase.GAVE_UP:
+        took = elapsed(job.submitted_at or job.created_at, job.finished_at or now)
+        return f"gave up: Keevx did not finish within {took}"
+    return _WORDS[phase]
 
 
 def status_text(job: Job, now: datetime) -> str:
     """``🎬 1 image · model V · 16:9 · 720p · 4 s — queued``, the job id and any notes (HTML)."""
-    icon = {
-        JobStatus.DELIVERED: "✅",
-        JobStatus.FAILED: "⚠️",
-        JobStatus.EXPIRED: "⌛",
-        JobStatus.UNKNOWN: "❓",
-        JobStatus.CANCELLED: "✖️",
-        JobStatus.UNDELIVERABLE: "⚠️",
-    }.get(job.status, "🎬")
-    lines = [f"{icon} {_esc(job.request.summary())} — {_esc(_state(job, now))}"]
+    view = status_view(job)
+    icon = _ICONS.get(view.phase, "🎬")
+    lines = [f"{icon} {_esc(job.request.summary())} — {_esc(_state(job, view, now))}"]
     lines += [f"<i>{_esc(note)}</i>" for note in job.request.notes]
     lines.append(f"job #{job.id}")
     return "\n".join(lines)

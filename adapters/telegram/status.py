@@ -18,7 +18,8 @@ from telegram.error import BadRequest, TelegramError
 
 from adapters.telegram import render
 from adapters.telegram.errors import is_not_modified, map_error
-from bot.model.job import ACTIVE, Job, JobStatus
+from bot.model.job import Job, JobStatus
+from bot.model.status import Action, status_view
 
 __all__ = ["StatusBoard", "again_data", "cancel_data"]
 
@@ -35,8 +36,11 @@ def again_data(job_id: int) -> str:
     return f"keevx:again:{job_id}"
 
 
-# Finished jobs worth repeating (the images are at Keevx already).
-_AGAIN = frozenset({JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.UNKNOWN})
+# The buttons a status message can carry, in the order shown (Telegram has no Delete).
+_BUTTONS: dict[Action, tuple[str, Callable[[int], str]]] = {
+    Action.CANCEL: ("Cancel", cancel_data),
+    Action.AGAIN: ("Again", again_data),
+}
 
 
 @dataclass
@@ -135,10 +139,10 @@ class StatusBoard:
 
     @staticmethod
     def _markup(job: Job) -> InlineKeyboardMarkup | None:
-        if job.status in ACTIVE and job.status is not JobStatus.SUCCEEDED:
-            button = InlineKeyboardButton("Cancel", callback_data=cancel_data(job.id))
-        elif job.status in _AGAIN and job.image_urls:
-            button = InlineKeyboardButton("Again", callback_data=again_data(job.id))
-        else:
-            return None
-        return InlineKeyboardMarkup([[button]])
+        actions = status_view(job).actions
+        row = [
+            InlineKeyboardButton(label, callback_data=data(job.id))
+            for action, (label, data) in _BUTTONS.items()
+            if action in actions
+        ]
+        return InlineKeyboardMarkup([row]) if row else None

@@ -38,7 +38,9 @@ __all__ = [
     "Options",
     "VideoRequest",
     "build_request",
+    "fit_options",
     "parse_command",
+    "validate_options",
 ]
 
 
@@ -153,6 +155,56 @@ def _refusal(
     return RequestInvalid(msg, field=field_name, value=value, allowed=strs(allowed))
 
 
+def _allowed(rules: ModelRules, image_count: int) -> dict[str, tuple[Any, ...]]:
+    """What ``rules`` allow for each :class:`Options` field but the model itself."""
+    return {
+        "aspect_ratio": rules.aspect_ratios,
+        "resolution": rules.resolutions,
+        "duration": rules.durations(image_count),
+        "audio": rules.audio_values,
+        "count": rules.counts,
+    }
+
+
+def _value(options: Options, name: str) -> Any:
+    """A field of ``options``, a resolution normalised (``4K`` → ``4k``)."""
+    value = getattr(options, name)
+    return norm_resolution(value) if name == "resolution" and value is not None else value
+
+
+def validate_options(options: Options, defaults: Options | None = None) -> Options:
+    """``options`` as chat defaults, checked as ``/video`` with one photo would check them.
+
+    The model is the one ``options`` name, else that of ``defaults`` (the
+    saved ones), else :data:`DEFAULT_MODEL`. Returns ``options`` with the
+    resolution normalised; raises :class:`RequestInvalid` with the sentence a
+    request would get for the first value that model refuses.
+    """
+    model, _ = _choose_model(options.model, (defaults or Options()).model, 1)
+    rules = MODEL_RULES[model]
+    checked: dict[str, Any] = {}
+    for name, values in _allowed(rules, 1).items():
+        value = checked[name] = _value(options, name)
+        if value is not None and value not in values:
+            raise _refusal(name, value, values, rules, 1, switched=False)
+    return replace(options, **checked)
+
+
+def fit_options(options: Options) -> Options:
+    """``options`` without the values their model (or the default one) refuses.
+
+    After a change of model, saved defaults the new model does not take are
+    dropped rather than refused.
+    """
+    rules = MODEL_RULES[options.model or DEFAULT_MODEL]
+    kept = {
+        name: value if value in values else None
+        for name, values in _allowed(rules, 1).items()
+        if (value := _value(options, name)) is not None
+    }
+    return replace(options, **kept)
+
+
 def build_request(
     prompt: str, options: Options, image_count: int, defaults: Options | None = None
 ) -> VideoRequest:
@@ -185,20 +237,9 @@ def build_request(
             msg, field="prompt", value=len(prompt), allowed=(str(rules.max_prompt_chars),)
         )
 
-    allowed: dict[str, tuple[Any, ...]] = {
-        "aspect_ratio": rules.aspect_ratios,
-        "resolution": rules.resolutions,
-        "duration": rules.durations(n),
-        "audio": rules.audio_values,
-        "count": rules.counts,
-    }
     chosen: dict[str, Any] = {}
-    for name, values in allowed.items():
-        explicit, default = getattr(options, name), getattr(d, name)
-        if name == "resolution":
-            explicit, default = (
-                v if v is None else norm_resolution(v) for v in (explicit, default)
-            )
+    for name, values in _allowed(rules, n).items():
+        explicit, default = _value(options, name), _value(d, name)
         if explicit is None:
             chosen[name] = default if default is not None and default in values else values[0]
         elif explicit in values:

@@ -1,0 +1,119 @@
+"""What a job's state means for the person waiting: :func:`status_view` of a :class:`Job`.
+
+The one place that decides, from a job's status, which phase a person sees,
+which sentence explains an unhappy ending, how far the job got and which
+buttons apply. Adapters only word and draw the view, each in its platform's way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from bot.model.job import ACTIVE, Job, JobStatus, TaskState
+
+__all__ = ["AGAIN_AFTER", "CANCELLABLE", "Action", "Phase", "StatusView", "status_view"]
+
+# Once the video is made (`succeeded`) it is being delivered: cancelling then would race
+# the post, so the answer is "too late" instead.
+CANCELLABLE: Final = ACTIVE - {JobStatus.SUCCEEDED}
+# Endings worth repeating with the same images (they are at Keevx already).
+AGAIN_AFTER: Final = frozenset(
+    {JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.UNKNOWN}
+)
+FAILED_REASON: Final = "Keevx could not make this video"
+
+
+class Phase(StrEnum):
+    """A job's state as the person who asked understands it."""
+
+    QUEUED = "queued"  # waiting for its turn in the bot
+    UPLOADING = "uploading"  # the photos are going to Keevx
+    STARTING = "starting"  # the generation is being requested
+    WAITING = "waiting"  # in Keevx's queue, nothing started yet
+    GENERATING = "generating"
+    SENDING = "sending"  # made; being posted
+    DONE = "done"
+    FAILED = "failed"
+    GAVE_UP = "gave up"  # Keevx took too long
+    UNKNOWN = "unknown"  # the request's answer was lost; never sent twice
+    UNDELIVERABLE = "undeliverable"  # made, but it could not be posted
+    CANCELLED = "cancelled"
+
+
+class Action(StrEnum):
+    """What a person may do about a job; the value names its button (``keevx:<action>:<id>``)."""
+
+    AGAIN = "again"
+    DELETE = "delete"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusView:
+    """One job as a person sees it.
+
+    ``reason`` explains an ending nobody asked for (``None`` otherwise);
+    ``queue_position`` is the job's place in the bot's line while queued;
+    ``tasks_done`` of ``tasks_total`` are the videos Keevx has finished.
+    """
+
+    phase: Phase
+    reason: str | None = None
+    queue_position: int | None = None
+    tasks_done: int = 0
+    tasks_total: int = 0
+    actions: frozenset[Action] = frozenset()
+
+    @property
+    def over(self) -> bool:
+        """Whether the job has ended, one way or another."""
+        return self.phase in _ENDINGS
+
+
+_PHASES: Final = {
+    JobStatus.RECEIVED: Phase.QUEUED,
+    JobStatus.UPLOADING: Phase.UPLOADING,
+    JobStatus.SUBMITTING: Phase.STARTING,
+    JobStatus.SUBMITTED: Phase.GENERATING,
+    JobStatus.SUCCEEDED: Phase.SENDING,
+    JobStatus.DELIVERED: Phase.DONE,
+    JobStatus.FAILED: Phase.FAILED,
+    JobStatus.EXPIRED: Phase.GAVE_UP,
+    JobStatus.UNKNOWN: Phase.UNKNOWN,
+    JobStatus.UNDELIVERABLE: Phase.UNDELIVERABLE,
+    JobStatus.CANCELLED: Phase.CANCELLED,
+}
+_ENDINGS: Final = frozenset(_PHASES[s] for s in JobStatus if s.terminal)
+_EXPLAINED: Final = frozenset(
+    {JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.UNKNOWN, JobStatus.UNDELIVERABLE}
+)
+
+
+def status_view(job: Job) -> StatusView:
+    """What ``job`` means for the person waiting for it."""
+    status = job.status
+    phase = _PHASES[status]
+    pending = all(t.status is TaskState.PENDING for t in job.tasks)
+    if phase is Phase.GENERATING and job.tasks and pending:
+        phase = Phase.WAITING
+    reason = job.error if status in _EXPLAINED else None
+    if status is JobStatus.FAILED:
+        reason = reason or FAILED_REASON
+    position = job.extra.get("queue_position") if status is JobStatus.RECEIVED else None
+    actions: set[Action] = set()
+    if status in CANCELLABLE:
+        actions.add(Action.CANCEL)
+    if status in AGAIN_AFTER and job.image_urls and len(job.image_urls) == job.request.image_count:
+        actions.add(Action.AGAIN)
+    if status is JobStatus.DELIVERED:
+        actions.add(Action.DELETE)
+    return StatusView(
+        phase=phase,
+        reason=reason,
+        queue_position=position if isinstance(position, int) and position > 0 else None,
+        tasks_done=sum(t.done for t in job.tasks),
+        tasks_total=len(job.tasks),
+        actions=frozenset(actions),
+    )
