@@ -84,7 +84,7 @@ class Settings:
     discord_api_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = ""
     discord_guild_ids: tuple[int, ...] = ()
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     poll_interval: float = 30.0
     poll_timeout: float = 1200.0
     poll_concurrency: int = 8

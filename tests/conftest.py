@@ -14,6 +14,7 @@ import pytest
 from bot.app.logs import quiet_libraries
 from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.settings import Settings
+from tests.pg import pg_server, pg_url  # noqa: F401 - PostgreSQL fixtures for every test
 
 API_KEY = "test-key-0123456789"
 # The tokens the adapter tests use; none may ever show up where it does not belong.

@@ -9,7 +9,7 @@ import pytest
 
 from bot.app.logs import JsonFormatter, RedactingFilter
 from bot.errors import ConfigError
-from bot.settings import Settings, sqlite_path
+from bot.settings import Settings, database_kind, redacted_url, sqlite_path
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
@@ -66,6 +66,50 @@ def test_sqlalchemy_style_urls() -> None:
     assert sqlite_path("sqlite://") == ":memory:"
     with pytest.raises(ConfigError, match="PostgreSQL"):
         sqlite_path("postgresql://u@h/db")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bot:pw@db.internal:5432/keevx",
+        "postgres://bot:pw@db.internal/keevx",
+        "postgresql://bot@127.0.0.1/keevx?sslmode=require",
+    ],
+)
+def test_postgresql_urls_are_accepted(url: str) -> None:
+    assert database_kind(url) == "postgresql"
+    assert Settings.from_env({"DATABASE_URL": url}).database_url == url
+    assert database_kind("sqlite:///data/x.db") == "sqlite"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bot:s3cret-pw@db.internal:port/keevx",  # the port is not a number
+        "postgresql://bot:s3cret-pw@db.internal:99999/keevx",
+        "postgresql://bot:s3cret-pw@/keevx",  # no host
+        "postgresql://bot:s3cret-pw@db.internal/",  # no database
+        "postgresql://bot:s3cret-pw@db.internal/keevx/more",
+        "mysql://bot:s3cret-pw@db.internal/keevx",  # an unknown scheme
+    ],
+)
+def test_malformed_database_urls_name_the_variable_not_the_password(url: str) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL") as refused:
+        Settings.from_env({"DATABASE_URL": url})
+    assert "s3cret-pw" not in str(refused.value)
+
+
+def test_the_database_password_is_a_secret_and_redacted() -> None:
+    url = "postgresql://bot:p%40ss%2Fw0rd@db.internal:5432/keevx"
+    settings = Settings.from_env({"DATABASE_URL": url})
+    assert set(settings.secrets) == {"p%40ss%2Fw0rd", "p@ss/w0rd"}  # as written and decoded
+    assert "p%40ss" not in repr(settings) and "p@ss" not in repr(settings)
+    assert redacted_url(url) == "postgresql://bot:***@db.internal:5432/keevx"
+    assert redacted_url("postgresql://bot:p@ss@h/db?x=a@b") == "postgresql://bot:***@h/db?x=a@b"
+    assert redacted_url("postgresql://bot@h/db") == "postgresql://bot@h/db"
+    assert Settings.from_env({"DATABASE_URL": "sqlite:///a:b@c.db"}).secrets == ()
+    line = RedactingFilter(settings.secrets).redact(f"connecting with {url}")
+    assert "p%40ss" not in line and "p@ss" not in line
 
 
 def test_dotenv_file_is_read_and_environment_wins(
