@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import functools
+import inspect
 import json
+import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import aiosqlite
 
@@ -72,6 +75,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN create_requests INTEGER NOT NULL DEFAULT 0;
     """,
 )
+
+T = TypeVar("T")
 
 DURATIONS_KEPT = 50_000  # rows; older samples are deleted as new ones arrive
 
@@ -210,6 +215,28 @@ def _job(row: aiosqlite.Row) -> Job:
         raise StoreError(f"job {row['id']} cannot be read: {type(exc).__name__}") from exc
 
 
+def _database_errors_are_store_errors(cls: type[T]) -> type[T]:
+    """Wrap each public coroutine so SQLite's own errors surface as :class:`StoreError`.
+
+    The engine then tells a database failure (retry later) from a bug without knowing the
+    driver; :class:`Conflict` and the other errors of the tree pass through untouched.
+    """
+    for name, method in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.iscoroutinefunction(method):
+            continue
+
+        @functools.wraps(method)
+        async def wrapped(*args: Any, __method: Any = method, **kwargs: Any) -> Any:
+            try:
+                return await __method(*args, **kwargs)
+            except sqlite3.Error as exc:
+                raise StoreError(f"the database failed ({type(exc).__name__}: {exc})") from exc
+
+        setattr(cls, name, wrapped)
+    return cls
+
+
+@_database_errors_are_store_errors
 class SqliteJobStore:
     """:class:`bot.jobs.ports.JobStore` on one aiosqlite connection (one process per file)."""
 

@@ -7,6 +7,7 @@ What every store must do (leases, optimistic writes, dedupe, quotas, queries) is
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,16 @@ async def test_refuses_a_newer_schema(tmp_path: Path) -> None:
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     with pytest.raises(StoreError, match="newer"):
         await SqliteJobStore.open(str(path))
+
+
+async def test_database_errors_surface_as_store_errors(tmp_path: Path) -> None:
+    store = await SqliteJobStore.open(str(tmp_path / "jobs.db"))
+    try:
+        await store._db.execute("DROP TABLE jobs")  # as a damaged file would
+        with pytest.raises(StoreError, match="the database failed") as caught:
+            await store.get(1)
+        assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+        with pytest.raises(StoreError):
+            await store.claim_due(datetime.now(UTC), 1, timedelta(seconds=1), "w")
+    finally:
+        await store.close()
