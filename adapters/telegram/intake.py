@@ -32,8 +32,6 @@ __all__ = ["ImageRef", "Intake", "images_of"]
 
 log = logging.getLogger("adapters.telegram")
 
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
-
 TOO_BIG_TEXT = (
     "This image is over Telegram's 20 MB download limit for bots, so I cannot fetch it. "
     "Send it as a photo (Telegram compresses it) or a smaller file. "
