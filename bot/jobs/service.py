@@ -18,17 +18,14 @@ from bot.jobs.images import DECODES_AT_ONCE, ImageFile, prepare_image
 from bot.jobs.limits import Gatekeeper, Stats
 from bot.jobs.pipeline import discard
 from bot.jobs.ports import JobStore
-from bot.model.job import ACTIVE, Job, JobStatus, Target
+from bot.model.job import Job, JobStatus, Target
 from bot.model.quota import QuotaExceeded
 from bot.model.request import Model, Options, VideoRequest
+from bot.model.status import CANCELLABLE
 
 __all__ = ["JobService"]
 
 log = logging.getLogger(__name__)
-
-# Once the video is made (`succeeded`) it is being delivered: cancelling then would race
-# the post, so the answer is "too late" instead.
-CANCELLABLE = ACTIVE - {JobStatus.SUCCEEDED}
 
 # Image checks run here, not in the loop's default executor: they wait their turn for
 # one of the few decodes bot.jobs.images allows at once, and waiting there would starve
