@@ -62,9 +62,6 @@ class StatusBoard:
         self.min_edit_interval = min_edit_interval
         self._shown: dict[int, _Shown] = {}
 
-    def forget(self, job_id: int) -> None:
-        self._shown.pop(job_id, None)
-
     async def show(self, job: Job) -> str | None:
         """Send or edit the job's status message; return its id.
 
