@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import traceback
 from collections import Counter
@@ -20,14 +21,17 @@ import pytest
 
 from adapters.discord.adapter import _commands_stamp
 from bot.app.cli import main
-from bot.app.runtime import _spool_folder
+from bot.app.runtime import Core, _spool_folder
 from bot.errors import Conflict, StoreError
 from bot.jobs.limits import RUNNING
+from bot.keevx.sandbox import Sandbox
 from bot.model.job import JobStatus
 from bot.model.quota import Quota, QuotaExceeded
 from bot.settings import Settings
 from storage import open_store
 from storage.postgres import MIGRATIONS, SQL_CLAIM, PostgresJobStore
+from tests.pg import _unavailable
+from tests.support import RecordingAdapter, submit
 from tests.test_store_contract import T0, added, new_job
 
 HOUR = timedelta(hours=1)
@@ -177,6 +181,38 @@ async def test_concurrent_admits_never_exceed_max_running(pg_url: str) -> None:
             await stores[1].update(running.evolve(status=JobStatus.DELIVERED))
 
 
+async def test_two_bots_on_one_database_deliver_each_job_once(
+    pg_url: str,
+    settings: Settings,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two whole instances (engine, poller, delivery) share the jobs: none runs twice."""
+    monkeypatch.chdir(tmp_path)  # one machine: the instances share data/spool
+    settings = dataclasses.replace(settings, database_url=with_password(pg_url))
+    adapters = [RecordingAdapter(), RecordingAdapter()]
+    async with Core(settings) as one, Core(settings) as two:
+        for core, adapter in zip((one, two), adapters, strict=True):
+            await core.attach(adapter)
+        jobs = [
+            await submit(core.service, tmp_path, user=f"user-{n}")
+            for n, core in enumerate((one, two, one, two, one, two))
+        ]
+
+        async def finished() -> None:
+            for j in jobs:
+                while (job := await one.store.get(j.id)) is None or not job.status.terminal:
+                    await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(finished(), 60)
+        final = [await two.store.get(j.id) for j in jobs]
+    assert all(j is not None and j.status is JobStatus.DELIVERED for j in final), final
+    delivered = Counter(job_id for a in adapters for job_id, _ in a.delivered)
+    assert delivered == Counter({j.id: 1 for j in jobs})
+    assert len(sandbox.tasks) == len(jobs)  # one Keevx task per job: nothing submitted twice
+
+
 # --- errors never show the password ------------------------------------------
 
 
@@ -268,3 +304,12 @@ async def test_postgresql_spools_under_data_and_keeps_no_commands_stamp(
     async with AsyncExitStack() as stack:
         assert _spool_folder(settings.database_url, stack) == tmp_path / "data" / "spool"
     assert _commands_stamp(settings.database_url) is None
+
+
+def test_a_missing_server_skips_here_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="need a PostgreSQL server"):
+        _unavailable("no initdb")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="required under CI"):
+        _unavailable("no initdb")
