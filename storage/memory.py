@@ -3,13 +3,11 @@
 Nothing persists. The store lives in one asyncio process and no method awaits in the
 middle, so each one is a single atomic step, as each SQLite statement is. Jobs are kept
 and handed out as copies, normalised the way a database round trip normalises them
-(``extra`` through JSON, datetimes in UTC, sequences as tuples): a caller mutating a job's
-``extra`` changes nothing stored, and both stores answer with equal jobs.
+(datetimes in UTC, sequences as tuples), so both stores answer with equal jobs.
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 from collections import deque
@@ -36,10 +34,7 @@ GIVEN_BACK = frozenset({JobStatus.FAILED, JobStatus.EXPIRED})
 def _stored(job: Job, **changes: Any) -> Job:
     """``job`` with ``changes``, as a database would give it back: nothing a caller shares."""
     job = replace(job, **changes)
-    normal: dict[str, Any] = {
-        "status": JobStatus(job.status),
-        "extra": json.loads(json.dumps(job.extra, ensure_ascii=False)),
-    }
+    normal: dict[str, Any] = {"status": JobStatus(job.status)}
     for f in fields(job):
         value = getattr(job, f.name)
         if isinstance(value, datetime):
@@ -50,8 +45,8 @@ def _stored(job: Job, **changes: Any) -> Job:
 
 
 def _out(job: Job) -> Job:
-    """A copy to hand out: its ``extra`` is the caller's own."""
-    return replace(job, extra=copy.deepcopy(job.extra))
+    """A job to hand out (jobs are frozen all the way down: the stored one will do)."""
+    return job
 
 
 def _limit(items: Iterable[T], limit: int) -> list[T]:

@@ -59,7 +59,9 @@ MIGRATIONS: tuple[str, ...] = (
         error TEXT,
         status_message_id TEXT,
         delivered_ids JSONB NOT NULL DEFAULT '[]',
-        extra JSONB NOT NULL DEFAULT '{}',
+        again_of BIGINT,
+        adopted BOOLEAN NOT NULL DEFAULT FALSE,
+        queue_position INTEGER,
         create_requests INTEGER NOT NULL DEFAULT 0,
         version BIGINT NOT NULL DEFAULT 0
     );
@@ -150,7 +152,9 @@ def _columns(job: Job) -> dict[str, Any]:
         "images": Jsonb(list(job.images)),
         "image_urls": Jsonb(list(job.image_urls)),
         "delivered_ids": Jsonb(list(job.delivered_ids)),
-        "extra": Jsonb(job.extra),
+        "again_of": job.again_of,
+        "adopted": job.adopted,
+        "queue_position": job.queue_position,
         "attempts": job.attempts,
         "next_run_at": job.next_run_at,
         "created_at": job.created_at,
@@ -183,7 +187,9 @@ def _job(row: Mapping[str, Any]) -> Job:
             status_message_id=row["status_message_id"],
             delivered_ids=tuple(row["delivered_ids"]),
             dedupe_key=row["dedupe_key"],
-            extra=row["extra"],
+            again_of=row["again_of"],
+            adopted=row["adopted"],
+            queue_position=row["queue_position"],
             create_requests=row["create_requests"],
             version=row["version"],
         )

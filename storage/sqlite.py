@@ -74,6 +74,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
     ALTER TABLE jobs ADD COLUMN create_requests INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: the untyped `extra` gives way to typed columns (the core's) and target fields
+    # (the adapters': Telegram's chat type, what made a Discord job).
+    """
+    ALTER TABLE jobs ADD COLUMN again_of INTEGER;
+    ALTER TABLE jobs ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN queue_position INTEGER;
+    UPDATE jobs SET
+        again_of = json_extract(extra, '$.again_of'),
+        adopted = COALESCE(json_extract(extra, '$.adopted'), 0),
+        queue_position = json_extract(extra, '$.queue_position'),
+        target = json_patch(target, json_object(
+            'chat_type', json_extract(extra, '$.chat_type'),
+            'origin', json_extract(extra, '$.origin')));
+    ALTER TABLE jobs DROP COLUMN extra;
+    """,
 )
 
 T = TypeVar("T")
@@ -182,7 +197,9 @@ def _columns(job: Job) -> dict[str, Any]:
         "error": job.error,
         "status_message_id": job.status_message_id,
         "delivered_ids": json.dumps(list(job.delivered_ids)),
-        "extra": json.dumps(job.extra, ensure_ascii=False),
+        "again_of": job.again_of,
+        "adopted": int(job.adopted),
+        "queue_position": job.queue_position,
         "create_requests": job.create_requests,
     }
 
@@ -207,7 +224,9 @@ def _job(row: aiosqlite.Row) -> Job:
             status_message_id=row["status_message_id"],
             delivered_ids=tuple(json.loads(row["delivered_ids"])),
             dedupe_key=row["dedupe_key"],
-            extra=json.loads(row["extra"]),
+            again_of=row["again_of"],
+            adopted=bool(row["adopted"]),
+            queue_position=row["queue_position"],
             create_requests=row["create_requests"],
             version=row["version"],
         )

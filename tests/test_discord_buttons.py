@@ -67,7 +67,7 @@ async def test_again_and_delete_work_after_a_restart(
         jobs = await delivered(bot, 2)
         new = next(j for j in jobs if j.id != job.id)
         assert new.status is JobStatus.DELIVERED, new.error
-        assert new.request == job.request and new.extra.get("again_of") == job.id
+        assert new.request == job.request and new.again_of == job.id
         assert bot.keevx_creates() == 2  # one task each
         assert len([c for c in bot.sandbox.calls if "upload" in c.path]) == 1  # images reused
 

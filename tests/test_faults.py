@@ -66,5 +66,5 @@ async def test_hundred_jobs_through_faults_each_delivered_once(
     per_job = Counter(t.request["callback_url"].split("/")[-2] for t in sandbox.tasks.values())
     assert max(per_job.values()) == 1 and len(per_job) == 100  # one task per job, none twice
     assert {j.create_requests for j in finals if j} == {1}  # the store's own count agrees
-    adopted = [j for j in finals if j is not None and j.extra.get("adopted")]
+    adopted = [j for j in finals if j is not None and j.adopted]
     assert adopted, "some create answers were dropped and recovered by their callback"

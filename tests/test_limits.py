@@ -90,8 +90,8 @@ async def test_max_active_total_queues_with_position(
     original = adapter.show_status
 
     async def record(job):  # type: ignore[no-untyped-def]
-        if "queue_position" in job.extra and job.status is JobStatus.RECEIVED:
-            positions.setdefault(job.id, []).append(job.extra["queue_position"])
+        if job.queue_position is not None and job.status is JobStatus.RECEIVED:
+            positions.setdefault(job.id, []).append(job.queue_position)
         return await original(job)
 
     adapter.show_status = record  # type: ignore[method-assign]

@@ -82,13 +82,10 @@ def test_again_needs_every_image_at_keevx() -> None:
 
 
 def test_queue_position_only_while_queued() -> None:
-    queued = make_job(JobStatus.RECEIVED, extra={"queue_position": 3})
+    queued = make_job(JobStatus.RECEIVED, queue_position=3)
     assert status_view(queued).queue_position == 3
-    assert (
-        status_view(make_job(JobStatus.RECEIVED, extra={"queue_position": 0})).queue_position
-        is None
-    )
-    later = make_job(JobStatus.UPLOADING, extra={"queue_position": 3})
+    assert status_view(make_job(JobStatus.RECEIVED, queue_position=0)).queue_position is None
+    later = make_job(JobStatus.UPLOADING, queue_position=3)
     assert status_view(later).queue_position is None
 
 

@@ -6,6 +6,7 @@ What every store must do (leases, optimistic writes, dedupe, quotas, queries) is
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,3 +51,33 @@ async def test_database_errors_surface_as_store_errors(tmp_path: Path) -> None:
             await store.claim_due(datetime.now(UTC), 1, timedelta(seconds=1), "w")
     finally:
         await store.close()
+
+
+async def test_extra_of_older_databases_becomes_typed_fields(tmp_path: Path) -> None:
+    """Migration 4: the old untyped ``extra`` moves into the job's and the target's fields."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        for number, script in enumerate(MIGRATIONS[:3], start=1):
+            db.executescript(f"{script}\nPRAGMA user_version = {number};")
+        target = '{"platform": "telegram", "chat_id": "-100", "user_id": "7"}'
+        request = json.dumps(new_job().request.to_dict())
+        for extra in (
+            '{"again_of": 3, "adopted": true, "queue_position": 2, "chat_type": "group"}',
+            '{"origin": "mention"}',
+        ):
+            db.execute(
+                "INSERT INTO jobs (platform, chat_id, user_id, status, target, request, "
+                "next_run_at, created_at, updated_at, extra) "
+                "VALUES ('telegram', '-100', '7', 'received', ?, ?, 0, 0, 0, ?)",
+                (target, request, extra),
+            )
+    store = await SqliteJobStore.open(str(path))
+    try:
+        first, second = await store.get(1), await store.get(2)
+    finally:
+        await store.close()
+    assert first is not None and second is not None
+    assert (first.again_of, first.adopted, first.queue_position) == (3, True, 2)
+    assert (first.target.chat_type, first.target.origin) == ("group", None)
+    assert (second.again_of, second.adopted, second.queue_position) == (None, False, None)
+    assert (second.target.chat_type, second.target.origin) == (None, "mention")

@@ -58,16 +58,13 @@ def make_job(
             user_name="Ann <A&B>",
             reply_to="5",
             thread_id=changes.pop("thread_id", None),
+            chat_type="private" if chat > 0 else "supergroup",
         ),
         request=build_request(prompt, _options(), images),
         status=status,
         created_at=T0,
         updated_at=T0,
         next_run_at=T0,
-        extra={
-            "chat_type": "private" if chat > 0 else "supergroup",
-            **changes.pop("extra", {}),
-        },
         **changes,
     )
 
@@ -118,7 +115,7 @@ def test_status_texts_explain_each_state() -> None:
     queued = render.status_text(make_job(), now)
     assert queued.startswith("🎬 1 image · model V · 16:9 · 720p · 4 s — queued")
     assert "job #7" in queued
-    waiting = render.status_text(make_job(extra={"queue_position": 3}), now)
+    waiting = render.status_text(make_job(queue_position=3), now)
     assert "queued · number 3 in line" in waiting
     working = render.status_text(
         make_job(status=JobStatus.SUBMITTED, submitted_at=T0 + timedelta(seconds=5)), now

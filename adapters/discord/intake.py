@@ -11,6 +11,7 @@ event, so a re-delivered event makes no second job.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -314,11 +315,10 @@ class Intake:
         try:
             paths = await _download(attachments, folder)
             job = await self.service.submit(
-                target=target,
+                target=dataclasses.replace(target, origin=str(origin)),
                 request=request,
                 images=paths,
                 dedupe_key=key,
-                extra={"origin": str(origin)},
             )
         finally:
             await asyncio.to_thread(shutil.rmtree, folder, True)

@@ -28,7 +28,7 @@ MARGIN = timedelta(seconds=30)
 
 
 class Origin(StrEnum):
-    """What made the job; stored in ``Job.extra["origin"]``."""
+    """What made the job; stored in ``Target.origin``."""
 
     SLASH = "slash"  # /video
     CONTEXT = "context"  # "Make a video" on a message

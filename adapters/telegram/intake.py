@@ -114,6 +114,7 @@ class Intake:
             user_name=(user.full_name if user else msg.chat.effective_name or ""),
             thread_id=str(msg.message_thread_id) if msg.is_topic_message else None,
             reply_to=str(msg.message_id),
+            chat_type=msg.chat.type,
         )
         try:
             await self.service.check_limits(target, request)  # before downloading anything
@@ -129,7 +130,6 @@ class Intake:
                 request=request,
                 images=paths,
                 dedupe_key=dedupe_key,
-                extra={"chat_type": msg.chat.type},
             )
             log.info("job %s: submitted from chat %s", job.id, chat_id)
         except RequestInvalid as exc:

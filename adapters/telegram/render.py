@@ -132,7 +132,7 @@ def _requester(job: Job) -> str:
 
 
 def _is_group(job: Job) -> bool:
-    kind = job.extra.get("chat_type")
+    kind = job.target.chat_type
     if isinstance(kind, str):
         return kind != "private"
     return job.target.chat_id.startswith("-")

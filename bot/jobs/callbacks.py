@@ -95,7 +95,7 @@ class KeevxCallbacks:
                     "submitted_at": job.submitted_at or job.updated_at,
                     "finished_at": None,
                     "error": None,
-                    "extra": {**job.extra, "adopted": True},
+                    "adopted": True,
                 }
             try:
                 await self._store.update(job.evolve(**changes))
@@ -181,7 +181,7 @@ def _adoptable(job: Job) -> bool:
     """Whether a callback may add a task: the create answer was lost, so ids are missing."""
     if job.status is JobStatus.UNKNOWN:
         return True
-    return bool(job.extra.get("adopted")) and len(job.tasks) < job.request.count
+    return job.adopted and len(job.tasks) < job.request.count
 
 
 def _number(value: Any) -> float | None:

@@ -162,11 +162,9 @@ class Pipeline:
     async def _wait_in_queue(self, job: Job, adapter: ChatAdapter, position: int) -> Job:
         """MAX_ACTIVE_TOTAL is reached: show the queue position and look again soon."""
         again = self._now() + min(self._timing.poll_interval, timedelta(seconds=5))
-        if job.extra.get("queue_position") == position:
+        if job.queue_position == position:
             return await self._save(job, release=True, next_run_at=again)
-        job = await self._save(
-            job, release=False, extra={**job.extra, "queue_position": position}, next_run_at=again
-        )
+        job = await self._save(job, release=False, queue_position=position, next_run_at=again)
         return await self._show(job, adapter, release=True)
 
     async def _upload_and_submit(self, job: Job, adapter: ChatAdapter) -> Job:
@@ -287,7 +285,7 @@ class Pipeline:
             except KeevxError as exc:
                 log.info("job %s: query failed, next poll retries: %s", job.id, exc)
                 continue
-            if job.extra.get("adopted") and not matches_request(
+            if job.adopted and not matches_request(
                 job.request, duration=status.duration, width=status.width, height=status.height
             ):
                 # A callback named it, but it is not the video this job asked for.

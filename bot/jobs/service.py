@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from bot.errors import Conflict, RequestInvalid
 from bot.jobs.images import DECODES_AT_ONCE, ImageFile, prepare_image
@@ -70,7 +69,6 @@ class JobService:
         request: VideoRequest,
         images: Sequence[Path],
         dedupe_key: str | None = None,
-        extra: dict[str, Any] | None = None,
     ) -> Job:
         """Check the images, commit the job, and start it; return once it is stored.
 
@@ -102,7 +100,6 @@ class JobService:
                     request,
                     images=tuple(str(p) for p in spooled),
                     dedupe_key=dedupe_key,
-                    extra=extra,
                 )
             )
         except BaseException:
@@ -136,7 +133,7 @@ class JobService:
                 old.request,
                 image_urls=old.image_urls,
                 dedupe_key=dedupe_key,
-                extra={"again_of": old.id},
+                again_of=old.id,
             )
         )
         if created:
@@ -245,7 +242,7 @@ class JobService:
         images: tuple[str, ...] = (),
         image_urls: tuple[str, ...] = (),
         dedupe_key: str | None,
-        extra: dict[str, Any] | None,
+        again_of: int | None = None,
     ) -> Job:
         now = self._now()
         return Job(
@@ -259,7 +256,7 @@ class JobService:
             images=images,
             image_urls=image_urls,
             dedupe_key=dedupe_key,
-            extra=dict(extra or {}),
+            again_of=again_of,
         )
 
     async def _owned(self, job_id: int, user_id: str, verb: str) -> Job:

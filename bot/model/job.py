@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -52,6 +52,8 @@ class Target:
 
     ``reply_to`` is the message holding the request; ``thread_id`` a thread
     or forum topic; ``guild_id`` a Discord server (``None`` elsewhere).
+    ``chat_type`` (Telegram's private/group/…) and ``origin`` (what made a Discord
+    job) are the adapters' own: the core stores them and never reads them.
     """
 
     platform: str
@@ -61,6 +63,8 @@ class Target:
     thread_id: str | None = None
     reply_to: str | None = None
     guild_id: str | None = None
+    chat_type: str | None = None
+    origin: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -131,7 +135,9 @@ class Job:
     status_message_id: str | None = None
     delivered_ids: tuple[str, ...] = ()
     dedupe_key: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # adapter-owned, non-secret
+    again_of: int | None = None  # the job this one repeats ("Again")
+    adopted: bool = False  # its tasks were named by callbacks after the create answer was lost
+    queue_position: int | None = None  # the place in MAX_ACTIVE_TOTAL's line last shown
     # Create requests that may have made a Keevx task (one provably refused is taken
     # back): the engine keeps this at most 1, and the crash and fault tests check it.
     create_requests: int = 0

@@ -101,7 +101,7 @@ def status_view(job: Job) -> StatusView:
     reason = job.error if status in _EXPLAINED else None
     if status is JobStatus.FAILED:
         reason = reason or FAILED_REASON
-    position = job.extra.get("queue_position") if status is JobStatus.RECEIVED else None
+    position = job.queue_position if status is JobStatus.RECEIVED else None
     actions: set[Action] = set()
     if status in CANCELLABLE:
         actions.add(Action.CANCEL)
@@ -112,7 +112,7 @@ def status_view(job: Job) -> StatusView:
     return StatusView(
         phase=phase,
         reason=reason,
-        queue_position=position if isinstance(position, int) and position > 0 else None,
+        queue_position=position if position else None,
         tasks_done=sum(t.done for t in job.tasks),
         tasks_total=len(job.tasks),
         actions=frozenset(actions),
