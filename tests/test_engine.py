@@ -148,7 +148,7 @@ async def test_a_transient_database_error_delays_a_job_by_seconds(
         store.update = flaky_update  # type: ignore[method-assign]
         await core.attach(adapter)
         job = await submit(core.service, tmp_path)
-        await adapter.wait(job.id, timeout=10)  # the claim's lease (60 s) was let go
+        await adapter.wait(job.id, timeout=10)  # the claim's lease (30 s) was let go
         final = await core.service.get(job.id)
     assert failures == 2
     assert final is not None and final.status is JobStatus.DELIVERED

@@ -77,7 +77,9 @@ def explain(error: KeevxError) -> str:
 class Timing:
     poll_interval: timedelta
     poll_timeout: timedelta
-    lease: timedelta = timedelta(seconds=60)  # renewed every third of it while a job is worked
+    # Renewed every third of it while a job is worked, so it bounds how long a dead
+    # instance's job waits before another instance takes it over.
+    lease: timedelta = timedelta(seconds=30)
     max_attempts: int = 5  # for uploads and submits that fail retryably
     backoff_base: timedelta = timedelta(seconds=5)
     backoff_cap: timedelta = timedelta(minutes=10)

@@ -76,9 +76,12 @@ class JobStore(Protocol):
         ...
 
     async def release_leases(self) -> int:
-        """Drop every lease (at start: leases of a dead process); return how many.
+        """At start, drop the leases no live worker can hold; return how many.
 
-        Only for a store that one process owns (SQLite, under its file lock).
+        Only a store that one process owns (SQLite, under its file lock) drops anything;
+        a store several instances share (PostgreSQL) returns 0 and leaves every lease
+        alone, since its holder may be alive: a dead instance's leases run out by
+        themselves (see ``Timing.lease``; they are renewed while a job is worked).
         """
         ...
 
