@@ -1,7 +1,7 @@
 """The job stores: durable jobs behind the core's :mod:`bot.jobs.ports`.
 
-They import only :mod:`bot.model`, :mod:`bot.errors` and (for ``DATABASE_URL``)
-:mod:`bot.settings`; only the composition root (:mod:`bot.app`) imports them.
+They import only :mod:`bot.model` (``DATABASE_URL`` included) and :mod:`bot.errors`;
+only the composition root (:mod:`bot.app`) imports them.
 PostgreSQL's driver is imported only when a ``postgresql://`` URL asks for it.
 """
 
@@ -11,7 +11,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from bot.errors import StoreError
-from bot.settings import database_kind, sqlite_path
+from bot.model.database_url import database_kind, sqlite_path
 from storage.memory import MemoryJobStore
 from storage.sqlite import SqliteJobStore
 

@@ -22,10 +22,10 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from bot.errors import Conflict, StoreError
+from bot.model.database_url import redacted_url, url_passwords
 from bot.model.job import ACTIVE, TERMINAL, Job, JobStatus, Target, TaskResult
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import VideoRequest
-from bot.settings import redacted_url, url_passwords
 from storage.memory import GIVEN_BACK
 from storage.sqlite import DURATIONS_KEPT
 

@@ -1,11 +1,13 @@
 """The dependency rule, read from the source (every import, lazy ones included), not import order.
 
 bot.model    plain values and rules: the model and the errors only
+bot.settings the configuration: the model and the errors
 bot.keevx    the Keevx API: the model, the errors, itself
 bot.jobs     the engine: the model, keevx, settings, errors, adapters.base (its port)
 bot.app      wiring and operator tools: anything; the only importer of storage and adapters
 storage      the stores: the model and the errors only
-adapters     the platforms: the core, never storage, never each other
+adapters     the platforms: the core and the shared web server and logs; never storage, the
+             composition root or each other
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _within(name: str, *prefixes: str) -> bool:
 ALLOWED: dict[str, tuple[str, ...]] = {
     "bot.model": ("bot.model", "bot.errors"),
     "bot.errors": (),
-    "bot.settings": ("bot.errors",),
+    "bot.settings": ("bot.model", "bot.errors"),
     "bot.keevx": ("bot.keevx", "bot.model", "bot.errors"),
     "bot.jobs": (
         "bot.jobs",
@@ -61,7 +63,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "bot.settings",
         "adapters.base",
     ),
-    "storage": ("storage", "bot.model", "bot.errors", "bot.settings"),
+    "storage": ("storage", "bot.model", "bot.errors"),
     "adapters.base": ("bot.model", "bot.errors"),
 }
 

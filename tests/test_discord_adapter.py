@@ -23,8 +23,9 @@ from adapters.discord import DiscordAdapter
 from adapters.discord.endpoints import point_at
 from bot.app.runtime import Core
 from bot.keevx.sandbox import Sandbox
+from bot.model.database_url import sqlite_path
 from bot.model.job import Job, JobStatus
-from bot.settings import Settings, sqlite_path
+from bot.settings import Settings
 from tests.fakes.discord import FakeDiscord
 
 USER = FakeDiscord.USER_ID

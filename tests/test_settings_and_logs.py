@@ -9,7 +9,8 @@ import pytest
 
 from bot.app.logs import JsonFormatter, RedactingFilter
 from bot.errors import ConfigError
-from bot.settings import Settings, database_kind, redacted_url, sqlite_path
+from bot.model.database_url import database_kind, redacted_url, sqlite_path
+from bot.settings import Settings
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 

@@ -32,8 +32,9 @@ from adapters.discord.sessions import Origin, Session, Sessions
 from adapters.discord.views import result_view, status_view
 from bot.errors import DeliveryError, RecipientGone
 from bot.jobs.service import JobService
+from bot.model.database_url import database_kind, sqlite_path
 from bot.model.job import Job, JobStatus, Target
-from bot.settings import Settings, database_kind, sqlite_path
+from bot.settings import Settings
 
 __all__ = ["DEFAULT_UPLOAD_LIMIT", "DiscordAdapter"]
 

@@ -11,7 +11,8 @@ import httpx
 
 from bot.errors import ApiRejected, BotError, KeevxCode, KeevxError
 from bot.keevx.client import KeevxClient, RetryPolicy
-from bot.settings import Settings, database_kind, sqlite_path
+from bot.model.database_url import database_kind, sqlite_path
+from bot.settings import Settings
 from storage import open_store
 
 __all__ = ["Check", "diagnose"]

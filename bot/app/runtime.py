@@ -31,7 +31,8 @@ from bot.jobs.ports import JobStore
 from bot.jobs.schedule import AdaptiveSchedule, FixedSchedule, PollSchedule
 from bot.jobs.service import JobService
 from bot.keevx.client import KeevxClient, RetryPolicy
-from bot.settings import Settings, database_kind, sqlite_path
+from bot.model.database_url import database_kind, sqlite_path
+from bot.settings import Settings
 from storage import open_store
 
 if TYPE_CHECKING:
