@@ -10,8 +10,10 @@ lock) and migrations (one advisory lock, so instances starting together do not r
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Mapping
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +36,10 @@ __all__ = ["MIGRATIONS", "PostgresJobStore"]
 Cursor = psycopg.AsyncCursor[DictRow]
 
 # Each entry moves the schema one version up; never edit a released entry.
+log = logging.getLogger(__name__)
+
+CHANNEL = "keevx_jobs"  # LISTEN/NOTIFY channel: "look for due jobs now"
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE jobs (
@@ -83,11 +89,27 @@ MIGRATIONS: tuple[str, ...] = (
         observed_at TIMESTAMPTZ NOT NULL
     );
     """,
+    # 2: tell every instance when a job may have become claimable: one was added, its due
+    # time moved, or a lease was let go (NOTIFY is sent at commit, once per transaction).
+    f"""
+    CREATE FUNCTION keevx_jobs_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('{CHANNEL}', '');
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER jobs_added AFTER INSERT ON jobs
+        FOR EACH STATEMENT EXECUTE FUNCTION keevx_jobs_changed();
+    CREATE TRIGGER jobs_due AFTER UPDATE ON jobs FOR EACH ROW
+        WHEN (NEW.next_run_at IS DISTINCT FROM OLD.next_run_at
+              OR (OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL))
+        EXECUTE FUNCTION keevx_jobs_changed();
+    """,
 )
 
 # Advisory lock keys: (LOCKS, purpose) for the store's own, (QUOTA_LOCKS, user hash) per user.
 LOCKS, QUOTA_LOCKS = 0x6B656576, 0x6B657671  # "keev", "kevq"
 MIGRATE_LOCK, ADMIT_LOCK = 1, 2
+RELISTEN_AFTER = 1.0  # seconds before listening again after the connection failed
 
 # Spelled as the partial index ``jobs_due`` is, so the planner can prove it applies.
 _LIVE = f"status NOT IN ({', '.join(repr(s.value) for s in JobStatus if s in TERMINAL)})"
@@ -213,6 +235,7 @@ class PostgresJobStore:
 
     def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]], url: str):
         self._pool = pool
+        self._url = url
         self._where = redacted_url(url)  # for error messages: never the password
         self._hidden = url_passwords(url)
 
@@ -256,6 +279,30 @@ class PostgresJobStore:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever another instance (or this one) makes a job claimable.
+
+        Runs until cancelled, on a connection of its own (LISTEN needs a session, not a
+        pooled one). Notifications sent while it reconnects are lost, so it wakes once
+        after each (re)connection; the poller's own timer is the safety net.
+        """
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True, prepare_threshold=None
+                )
+                async with conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    wake()
+                    async for _ in conn.notifies():
+                        wake()
+            except psycopg.Error as exc:
+                log.warning(
+                    "not listening for job changes, retrying: %s",
+                    _wrap(exc, self._where, self._hidden),
+                )
+                await asyncio.sleep(RELISTEN_AFTER)
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Cursor]:

@@ -313,3 +313,39 @@ def test_a_missing_server_skips_here_but_fails_under_ci(monkeypatch: pytest.Monk
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="required under CI"):
         _unavailable("no initdb")
+
+
+async def test_a_change_on_one_instance_wakes_the_others(pg_url: str) -> None:
+    async with AsyncExitStack() as stack:
+        one, two = await instances(pg_url, 2, stack)
+        woken = asyncio.Event()
+        watching = asyncio.create_task(two.watch(woken.set))
+        stack.callback(watching.cancel)
+        await asyncio.wait_for(woken.wait(), 10)  # once on listening: nothing missed before
+        woken.clear()
+        job = await added(one)  # a new job
+        await asyncio.wait_for(woken.wait(), 10)
+        woken.clear()
+        (claimed,) = await one.claim_due(T0, 1, timedelta(minutes=5), "w")
+        await one.renew(claimed.id, "w", T0 + timedelta(minutes=10))  # a renewal is no news
+        await one.release(claimed.id, "w")  # a lease let go is
+        await asyncio.wait_for(woken.wait(), 10)
+        assert job.id == claimed.id
+
+
+async def test_a_job_made_on_one_instance_is_picked_up_by_another_at_once(
+    pg_url: str, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Instance two's poller would sleep an hour; the notification wakes it."""
+    monkeypatch.chdir(tmp_path)
+    settings = dataclasses.replace(settings, database_url=with_password(pg_url), poll_interval=3600)
+    async with Core(settings) as one, Core(settings) as two:
+        await two.attach(RecordingAdapter())  # one takes requests but works no jobs
+        await asyncio.sleep(0.5)  # two's poller found nothing and went to sleep
+        job = await submit(one.service, tmp_path)
+
+        async def picked_up() -> None:
+            while (current := await one.store.get(job.id)) and current.status is JobStatus.RECEIVED:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(picked_up(), 10)

@@ -27,7 +27,7 @@ from bot.jobs.durations import Durations
 from bot.jobs.limits import Gatekeeper
 from bot.jobs.pipeline import Pipeline, Timing
 from bot.jobs.poller import Poller
-from bot.jobs.ports import JobStore
+from bot.jobs.ports import JobEvents, JobStore
 from bot.jobs.schedule import AdaptiveSchedule, FixedSchedule, PollSchedule
 from bot.jobs.service import JobService
 from bot.keevx.client import KeevxClient, RetryPolicy
@@ -72,6 +72,7 @@ class Core:
         self._adapters: dict[str, ChatAdapter] = {}
         self._stack = AsyncExitStack()
         self._poller_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self._web_started = False
 
     async def __aenter__(self) -> Core:
@@ -183,6 +184,10 @@ class Core:
             self._adapters[adapter.platform] = adapter
         if self._poller_task is None:
             self._poller_task = asyncio.create_task(self.poller.run(), name="poller")
+            if isinstance(self.store, JobEvents):  # other instances' changes wake this one
+                self._watch_task = asyncio.create_task(
+                    self.store.watch(self.poller.wake), name="job-events"
+                )
         self.poller.wake()
 
     async def __aexit__(
@@ -193,8 +198,10 @@ class Core:
     ) -> None:
         if self._poller_task is not None:
             await self.poller.stop(self.stop_grace)
-            self._poller_task.cancel()
-            await asyncio.gather(self._poller_task, return_exceptions=True)
+            tasks = [t for t in (self._poller_task, self._watch_task) if t is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         await self._stack.aclose()
 
 

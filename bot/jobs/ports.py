@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.model.job import Job, JobStatus
 from bot.model.quota import Quota
 
-__all__ = ["JobStore"]
+__all__ = ["JobEvents", "JobStore"]
 
 
 class JobStore(Protocol):
@@ -131,3 +132,13 @@ class JobStore(Protocol):
     async def set_defaults(self, platform: str, chat_id: str, values: dict[str, Any]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class JobEvents(Protocol):
+    """A store several instances share: it says when any of them made a job claimable."""
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` on every such change until cancelled; never raises for a lost
+        connection (it listens again)."""
+        ...
