@@ -11,13 +11,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.errors import Conflict, StoreError
-from bot.model.job import ACTIVE, Job, JobStatus
+from bot.model.job import ACTIVE, ImageData, Job, JobStatus
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from storage.sqlite import DURATIONS_KEPT
 
@@ -75,6 +75,7 @@ class MemoryJobStore:
         self._ids = itertools.count(1)  # never reused, as SQLite's AUTOINCREMENT
         self._defaults: dict[tuple[str, str], str] = {}  # JSON, as SQLite keeps it
         self._durations: deque[tuple[str, float]] = deque(maxlen=DURATIONS_KEPT)
+        self._images: dict[str, ImageData] = {}
 
     async def close(self) -> None:
         pass
@@ -111,6 +112,16 @@ class MemoryJobStore:
     async def get(self, job_id: int) -> Job | None:
         job = self._jobs.get(job_id)
         return _out(job) if job is not None else None
+
+    async def put_image(self, key: str, image: ImageData) -> None:
+        self._images[key] = image
+
+    async def image(self, key: str) -> ImageData | None:
+        return self._images.get(key)
+
+    async def drop_images(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._images.pop(key, None)
 
     async def find(self, dedupe_key: str) -> Job | None:
         job_id = self._keys.get(dedupe_key)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from bot.errors import Conflict, StoreError
 from bot.model.database_url import redacted_url, url_passwords
-from bot.model.job import ACTIVE, TERMINAL, Job, JobStatus, Target, TaskResult
+from bot.model.job import ACTIVE, TERMINAL, ImageData, Job, JobStatus, Target, TaskResult
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import VideoRequest
 from storage.memory import GIVEN_BACK
@@ -103,6 +103,14 @@ MIGRATIONS: tuple[str, ...] = (
         WHEN (NEW.next_run_at IS DISTINCT FROM OLD.next_run_at
               OR (OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL))
         EXECUTE FUNCTION keevx_jobs_changed();
+    """,
+    # 3: images live in the database until Keevx has them, where every instance reads them.
+    """
+    CREATE TABLE images (
+        key TEXT PRIMARY KEY,
+        content_type TEXT NOT NULL,
+        data BYTEA NOT NULL
+    );
     """,
 )
 
@@ -341,6 +349,25 @@ class PostgresJobStore:
 
     async def get(self, job_id: int) -> Job | None:
         return await self._one("SELECT * FROM jobs WHERE id = %s", (job_id,))
+
+    async def put_image(self, key: str, image: ImageData) -> None:
+        async with self._tx() as cur:
+            await cur.execute(
+                "INSERT INTO images (key, content_type, data) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET content_type = excluded.content_type, "
+                "data = excluded.data",
+                (key, image.content_type, image.data),
+            )
+
+    async def image(self, key: str) -> ImageData | None:
+        async with self._tx() as cur:
+            await cur.execute("SELECT content_type, data FROM images WHERE key = %s", (key,))
+            row = await cur.fetchone()
+        return ImageData(str(row["content_type"]), bytes(row["data"])) if row else None
+
+    async def drop_images(self, keys: Sequence[str]) -> None:
+        async with self._tx() as cur:
+            await cur.execute("DELETE FROM images WHERE key = ANY(%s)", (list(keys),))
 
     async def find(self, dedupe_key: str) -> Job | None:
         async with self._tx() as cur:

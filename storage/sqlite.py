@@ -7,7 +7,7 @@ import functools
 import inspect
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -15,7 +15,7 @@ from typing import IO, Any, TypeVar
 import aiosqlite
 
 from bot.errors import Conflict, StoreError
-from bot.model.job import ACTIVE, Job, JobStatus, Target, TaskResult
+from bot.model.job import ACTIVE, ImageData, Job, JobStatus, Target, TaskResult
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import VideoRequest
 
@@ -88,6 +88,14 @@ MIGRATIONS: tuple[str, ...] = (
             'chat_type', json_extract(extra, '$.chat_type'),
             'origin', json_extract(extra, '$.origin')));
     ALTER TABLE jobs DROP COLUMN extra;
+    """,
+    # 5: images live in the database until Keevx has them, not in a spool folder.
+    """
+    CREATE TABLE images (
+        key TEXT PRIMARY KEY,
+        content_type TEXT NOT NULL,
+        data BLOB NOT NULL
+    );
     """,
 )
 
@@ -349,6 +357,22 @@ class SqliteJobStore:
 
     async def get(self, job_id: int) -> Job | None:
         return await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+    async def put_image(self, key: str, image: ImageData) -> None:
+        await self._db.execute(
+            "INSERT OR REPLACE INTO images (key, content_type, data) VALUES (?, ?, ?)",
+            (key, image.content_type, image.data),
+        )
+
+    async def image(self, key: str) -> ImageData | None:
+        async with self._db.execute(
+            "SELECT content_type, data FROM images WHERE key = ?", (key,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return ImageData(str(row[0]), bytes(row[1])) if row else None
+
+    async def drop_images(self, keys: Sequence[str]) -> None:
+        await self._db.executemany("DELETE FROM images WHERE key = ?", [(k,) for k in keys])
 
     async def find(self, dedupe_key: str) -> Job | None:
         return await self._one("SELECT * FROM jobs WHERE dedupe_key = ?", (dedupe_key,))

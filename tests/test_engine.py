@@ -299,7 +299,8 @@ async def test_simultaneous_requests_cannot_pass_the_active_limit(
     refused = [r for r in results if isinstance(r, LimitReached)]
     assert len(stored) == 2 and len(refused) == 38
     assert all(r.field == "MAX_ACTIVE_PER_USER" for r in refused)
-    assert not [p for p in (tmp_path / "spool").glob("*/*")][2:]  # refused images are gone
+    with sqlite3.connect(tmp_path / "bot.db") as db:  # the refused requests' images are gone
+        assert db.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 2
 
 
 async def test_simultaneous_requests_cannot_pass_the_daily_limit(

@@ -42,9 +42,11 @@ async def test_photo_becomes_delivered_video(
         job = await submit(core.service, tmp_path, "waves at sunset --ar 9:16")
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
+        leftovers = [await core.store.image(key) for key in job.images]
     assert final is not None and final.status is JobStatus.DELIVERED
     assert final.delivered_ids == (f"video-{job.id}-0",)
-    assert final.images == () and not list((tmp_path / "spool").glob("*/*"))
+    assert final.images == () and job.images  # kept in the store until Keevx had them
+    assert leftovers == [None]
     statuses = [s for j, s in adapter.statuses if j == job.id]
     assert statuses[0] is JobStatus.RECEIVED and statuses[-1] is JobStatus.DELIVERED
     assert JobStatus.SUBMITTED in statuses

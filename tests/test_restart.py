@@ -46,7 +46,7 @@ async def test_jobs_in_flight_are_delivered_once_after_restart(
     assert len(creates) == 3  # one task per job, none resubmitted
 
 
-async def test_received_job_resumes_from_the_spool(
+async def test_received_job_resumes_with_its_images_from_the_store(
     settings: Settings, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     async with Core(settings) as core:  # no adapter attached: the poller never started

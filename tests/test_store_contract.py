@@ -16,7 +16,7 @@ import pytest
 from bot.errors import Conflict, StoreError
 from bot.jobs.limits import RUNNING
 from bot.jobs.ports import JobStore
-from bot.model.job import ACTIVE, Job, JobStatus, Target, TaskResult
+from bot.model.job import ACTIVE, ImageData, Job, JobStatus, Target, TaskResult
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import Model, VideoRequest
 from storage.memory import MemoryJobStore
@@ -559,3 +559,18 @@ async def test_durations_newest_first(store: JobStore) -> None:
     ]
     assert await store.recent_durations(2) == [("V/720p/4/1", 42.0), ("KL/1080p/6/1", 90.0)]
     assert all(type(s) is float for _, s in await store.recent_durations(10))
+
+
+# --- images, kept until Keevx has them ----------------------------------------
+
+
+async def test_images_are_kept_until_dropped(store: JobStore) -> None:
+    png = ImageData("image/png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64)
+    await store.put_image("db:a", png)
+    await store.put_image("db:b", ImageData("image/jpeg", b"\xff\xd8\xff"))
+    assert await store.image("db:a") == png
+    assert await store.image("db:missing") is None
+    await store.drop_images(["db:a", "db:missing"])
+    assert await store.image("db:a") is None
+    assert await store.image("db:b") == ImageData("image/jpeg", b"\xff\xd8\xff")
+    await store.drop_images([])

@@ -21,7 +21,7 @@ import pytest
 
 from adapters.discord.adapter import _commands_stamp
 from bot.app.cli import main
-from bot.app.runtime import Core, _spool_folder
+from bot.app.runtime import Core
 from bot.errors import Conflict, StoreError
 from bot.jobs.limits import RUNNING
 from bot.keevx.sandbox import Sandbox
@@ -296,13 +296,8 @@ async def test_cli_jobs_and_doctor_on_postgresql(
     assert PASSWORD not in listed + report
 
 
-async def test_postgresql_spools_under_data_and_keeps_no_commands_stamp(
-    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_postgresql_keeps_no_commands_stamp(pg_url: str) -> None:
     settings = Settings.from_env({"DATABASE_URL": with_password(pg_url)})
-    async with AsyncExitStack() as stack:
-        assert _spool_folder(settings.database_url, stack) == tmp_path / "data" / "spool"
     assert _commands_stamp(settings.database_url) is None
 
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import tempfile
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -31,7 +28,6 @@ from bot.jobs.ports import JobEvents, JobStore
 from bot.jobs.schedule import AdaptiveSchedule, FixedSchedule, PollSchedule
 from bot.jobs.service import JobService
 from bot.keevx.client import KeevxClient, RetryPolicy
-from bot.model.database_url import database_kind, sqlite_path
 from bot.settings import Settings
 from storage import open_store
 
@@ -100,7 +96,6 @@ class Core:
         )
         self.store = await open_store(settings.database_url, worker=True)
         self._stack.push_async_callback(self.store.close)
-        spool = _spool_folder(settings.database_url, self._stack)
         self.keevx = KeevxClient(
             api_key,
             base_url,
@@ -149,9 +144,7 @@ class Core:
             concurrency=settings.poll_concurrency,
             max_idle=max(settings.poll_interval, 1.0),
         )
-        self.service = JobService(
-            self.store, spool=spool, now=utcnow, wake=self.poller.wake, gate=gate
-        )
+        self.service = JobService(self.store, now=utcnow, wake=self.poller.wake, gate=gate)
 
     async def _schedule(self, *, callbacks: bool) -> PollSchedule:
         """Adaptive unless POLL_STRATEGY=fixed; learned durations are loaded once, here.
@@ -203,19 +196,6 @@ class Core:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         await self._stack.aclose()
-
-
-def _spool_folder(database_url: str, stack: AsyncExitStack) -> Path:
-    """Images wait beside the database until Keevx has them (in a temporary folder for memory).
-
-    A PostgreSQL database has no folder: they wait under ``data/`` in the working directory.
-    """
-    if database_kind(database_url) == "postgresql":
-        return Path(os.path.abspath("data")) / "spool"
-    path = sqlite_path(database_url)
-    if path == ":memory:":
-        return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="keevx-spool-")))
-    return Path(os.path.abspath(path)).parent / "spool"
 
 
 def _build_adapters(settings: Settings, core: Core) -> list[ChatAdapter]:

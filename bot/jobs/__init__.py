@@ -1,6 +1,6 @@
 """The job engine: from a stored request to a delivered video.
 
-``service`` is what adapters call (validate, spool, store); ``ports`` the store's
+``service`` is what adapters call (validate, keep the images, store); ``ports`` the store's
 interfaces, owned here and implemented in :mod:`storage`; ``poller`` claims due jobs
 under leases and ``pipeline`` moves each one a status further (``delivery`` posts
 results, ``schedule`` and ``durations`` time the status checks, ``callbacks`` take

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,7 +40,7 @@ from bot.jobs.ports import JobStore
 from bot.jobs.safe_fetch import FetchPolicy
 from bot.jobs.schedule import FixedSchedule, PollSchedule
 from bot.keevx.client import KeevxClient
-from bot.model.job import Job, JobStatus, TaskResult, TaskState
+from bot.model.job import IMAGE_KEY_PREFIX, Job, JobStatus, TaskResult, TaskState
 from bot.model.rules import MAX_PROMPT_CHARS
 
 if TYPE_CHECKING:
@@ -172,13 +174,18 @@ class Pipeline:
     async def _upload_and_submit(self, job: Job, adapter: ChatAdapter) -> Job:
         try:
             urls = list(job.image_urls)
-            for path in job.images[len(urls) :]:
-                file = Path(path)
-                uploaded = await self._keevx.upload(
-                    file, content_type=_content_type(file), file_name=file.name
-                )
+            for number, key in enumerate(job.images[len(urls) :], start=len(urls) + 1):
+                async with _image_file(self._store, key, number) as (file, content_type, name):
+                    uploaded = await self._keevx.upload(
+                        file, content_type=content_type, file_name=name
+                    )
                 urls.append(uploaded.url)
                 job = await self._save(job, release=False, image_urls=tuple(urls))
+        except ImagesLost as exc:
+            log.error("job %s: %s", job.id, exc)
+            return await self._finish(
+                job, adapter, JobStatus.FAILED, error="the photos were lost: send them again"
+            )
         except ApiRejected as exc:
             log.warning("job %s: upload refused: %s", job.id, exc)
             return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
@@ -219,7 +226,7 @@ class Pipeline:
         log.info("job %s: submitted as %s", job.id, ", ".join(task_ids))
         spooled = job.images
         job = await self._record_tasks(job, task_ids)
-        discard(spooled)
+        await forget_images(self._store, spooled)
         return await self._show(job, adapter, release=False)
 
     async def _record_tasks(self, job: Job, task_ids: list[str]) -> Job:
@@ -390,7 +397,7 @@ class Pipeline:
         job = await self._save(
             job, release=False, status=status, error=error, finished_at=self._now(), images=()
         )
-        discard(spooled)
+        await forget_images(self._store, spooled)
         return await self._show(job, adapter, release=True)
 
     async def _show(self, job: Job, adapter: ChatAdapter, *, release: bool) -> Job:
@@ -403,9 +410,17 @@ class Pipeline:
         except RecipientGone as exc:
             log.warning("job %s: recipient gone: %s", job.id, exc)
             status = JobStatus.UNDELIVERABLE if not job.status.terminal else job.status
-            return await self._save(
-                job, release=True, status=status, error=str(exc), finished_at=self._now()
+            spooled = job.images
+            job = await self._save(
+                job,
+                release=True,
+                status=status,
+                error=str(exc),
+                finished_at=self._now(),
+                images=(),
             )
+            await forget_images(self._store, spooled)
+            return job
         except Exception as exc:
             log.warning("job %s: status message not updated: %s", job.id, exc)
             message_id = None
@@ -420,15 +435,52 @@ class Pipeline:
         )
 
 
-def discard(images: tuple[str, ...]) -> None:
-    """Delete spooled images and their folder once Keevx has them (or never will)."""
-    for name in images:
+async def forget_images(store: JobStore, images: Sequence[str]) -> None:
+    """Drop a job's images once Keevx has them (or never will).
+
+    Keys name images in the store; anything else is a spool file left by an older version.
+    """
+    await store.drop_images([k for k in images if k.startswith(IMAGE_KEY_PREFIX)])
+    _delete_spool_files([k for k in images if not k.startswith(IMAGE_KEY_PREFIX)])
+
+
+def _delete_spool_files(names: Sequence[str]) -> None:
+    for name in names:
         path = Path(name)
         path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             path.parent.rmdir()
 
 
-def _content_type(path: Path) -> str:
-    suffix = path.suffix.lower()
-    return {".png": "image/png", ".webp": "image/webp"}.get(suffix, "image/jpeg")
+@contextlib.asynccontextmanager
+async def _image_file(
+    store: JobStore, key: str, number: int
+) -> AsyncIterator[tuple[Path, str, str]]:
+    """Image ``key`` as a local file to upload: its path, content type and a file name."""
+    if not key.startswith(IMAGE_KEY_PREFIX):  # an older version's spool file
+        path = Path(key)
+        yield path, _SUFFIX_TYPES.get(path.suffix.lower(), "image/jpeg"), path.name
+        return
+    image = await store.image(key)
+    if image is None:
+        raise ImagesLost(f"image {key} is not in the store")
+    suffix = next((s for s, t in _SUFFIX_TYPES.items() if t == image.content_type), ".jpg")
+    fd, name = tempfile.mkstemp(prefix="keevx-upload-", suffix=suffix)
+    path = Path(name)
+    try:
+        await asyncio.to_thread(_write, fd, image.data)
+        yield path, image.content_type, f"{number}{suffix}"
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _write(fd: int, data: bytes) -> None:
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+class ImagesLost(Exception):
+    """A job's image is gone from the store (deleted by hand?): it cannot be sent."""
+
+
+_SUFFIX_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from bot.model.job import Job, JobStatus
+from bot.model.job import ImageData, Job, JobStatus
 from bot.model.quota import Quota
 
 __all__ = ["JobEvents", "JobStore"]
@@ -26,6 +26,16 @@ class JobStore(Protocol):
         ...
 
     async def get(self, job_id: int) -> Job | None: ...
+
+    async def put_image(self, key: str, image: ImageData) -> None:
+        """Keep ``image`` under ``key`` (stored before the job that names it)."""
+        ...
+
+    async def image(self, key: str) -> ImageData | None: ...
+
+    async def drop_images(self, keys: Sequence[str]) -> None:
+        """Forget these images (Keevx has them, or never will); unknown keys are fine."""
+        ...
 
     async def find(self, dedupe_key: str) -> Job | None: ...
 

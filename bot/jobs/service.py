@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +16,9 @@ from pathlib import Path
 from bot.errors import Conflict, RequestInvalid
 from bot.jobs.images import DECODES_AT_ONCE, ImageFile, prepare_image
 from bot.jobs.limits import Gatekeeper, Stats
-from bot.jobs.pipeline import discard
+from bot.jobs.pipeline import forget_images
 from bot.jobs.ports import JobStore
-from bot.model.job import Job, JobStatus, Target
+from bot.model.job import IMAGE_KEY_PREFIX, ImageData, Job, JobStatus, Target
 from bot.model.quota import QuotaExceeded
 from bot.model.request import Model, Options, VideoRequest
 from bot.model.status import CANCELLABLE
@@ -30,8 +31,6 @@ log = logging.getLogger(__name__)
 # one of the few decodes bot.jobs.images allows at once, and waiting there would starve
 # the DNS look-ups and file work that share the default executor.
 _IMAGE_THREADS = ThreadPoolExecutor(max_workers=DECODES_AT_ONCE, thread_name_prefix="image")
-
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 
 class JobService:
@@ -47,14 +46,12 @@ class JobService:
         self,
         store: JobStore,
         *,
-        spool: Path,
         now: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
         gate: Gatekeeper | None = None,
     ) -> None:
         self._store = store
         self._gate = gate
-        self._spool = spool
         self._now = now
         self._wake = wake
 
@@ -72,11 +69,12 @@ class JobService:
     ) -> Job:
         """Check the images, commit the job, and start it; return once it is stored.
 
-        ``images`` are local files the service takes over (moved into its spool;
-        the caller must not reuse them). Raises ``RequestInvalid`` for an image
-        that is not usable (nothing is stored then). A ``dedupe_key`` seen before
-        returns the existing job and makes nothing new. The status message is
-        shown through the adapter right after the commit.
+        ``images`` are local files the service takes over (the caller must not reuse
+        them); once checked they are kept in the store, where every instance reads
+        them. Raises ``RequestInvalid`` for an image that is not usable (nothing is
+        stored then). A ``dedupe_key`` seen before returns the existing job and makes
+        nothing new. The status message is shown through the adapter right after the
+        commit.
         """
         if len(images) != request.image_count:
             raise ValueError(f"request is for {request.image_count} images, got {len(images)}")
@@ -84,34 +82,40 @@ class JobService:
             return seen
         if self._gate is not None:
             await self._gate.check_limits(target, request)
-        folder = self._spool / uuid.uuid4().hex
-        folder.mkdir(parents=True)
-        try:
-            spooled = await asyncio.get_running_loop().run_in_executor(
-                _IMAGE_THREADS, _spool_images, images, folder
-            )
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+        keys = await self._keep_images(images)
         try:
             job, created = await self._add(
-                self._new_job(
-                    target,
-                    request,
-                    images=tuple(str(p) for p in spooled),
-                    dedupe_key=dedupe_key,
-                )
+                self._new_job(target, request, images=keys, dedupe_key=dedupe_key)
             )
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            await self._store.drop_images(keys)
             raise
         if not created:
-            shutil.rmtree(folder, ignore_errors=True)
+            await self._store.drop_images(keys)
             log.info("job %s: duplicate of %s, nothing new", job.id, dedupe_key)
             return job
         log.info("job %s: received from %s (%s)", job.id, target.platform, request.summary())
         self._wake()
         return job
+
+    async def _keep_images(self, images: Sequence[Path]) -> tuple[str, ...]:
+        """Check (and re-encode) the images, then keep them in the store; return their keys."""
+        loop = asyncio.get_running_loop()
+        folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="keevx-images-"))
+        keys: list[str] = []
+        try:
+            prepared = await loop.run_in_executor(_IMAGE_THREADS, _prepare, images, folder)
+            for image in prepared:
+                data = await asyncio.to_thread(image.path.read_bytes)
+                key = f"{IMAGE_KEY_PREFIX}{uuid.uuid4().hex}"
+                await self._store.put_image(key, ImageData(image.content_type, data))
+                keys.append(key)
+        except BaseException:
+            await self._store.drop_images(keys)
+            raise
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+        return tuple(keys)
 
     async def again(self, job_id: int, user_id: str, *, dedupe_key: str | None = None) -> Job:
         """A new job with the same request and images as ``job_id`` (the requester's only)."""
@@ -179,7 +183,7 @@ class JobService:
                 field="job",
                 value=job_id,
             ) from None
-        discard(job.images)
+        await forget_images(self._store, job.images)
         log.info("job %s: cancelled by %s", job_id, user_id)
         return cancelled
 
@@ -275,15 +279,12 @@ class JobService:
         return job
 
 
-def _spool_images(images: Sequence[Path], folder: Path) -> list[Path]:
+def _prepare(images: Sequence[Path], folder: Path) -> list[ImageFile]:
     """Move the images into ``folder``, checked and re-encoded where needed (blocking)."""
-    spooled = []
+    prepared = []
     for number, source in enumerate(images, start=1):
         label = "the photo" if len(images) == 1 else f"photo {number}"
         staged = folder / f"{number}.img"
         shutil.move(str(source), staged)
-        image: ImageFile = prepare_image(staged, label=label)
-        final = staged.with_suffix(_EXTENSIONS.get(image.content_type, ".jpg"))
-        staged.rename(final)
-        spooled.append(final)
-    return spooled
+        prepared.append(prepare_image(staged, label=label))
+    return prepared

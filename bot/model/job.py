@@ -10,13 +10,24 @@ from typing import Any
 
 from bot.model.request import VideoRequest
 
-__all__ = ["ACTIVE", "TERMINAL", "Job", "JobStatus", "Target", "TaskResult", "TaskState", "Video"]
+__all__ = [
+    "ACTIVE",
+    "IMAGE_KEY_PREFIX",
+    "TERMINAL",
+    "ImageData",
+    "Job",
+    "JobStatus",
+    "Target",
+    "TaskResult",
+    "TaskState",
+    "Video",
+]
 
 
 class JobStatus(StrEnum):
     """Where a job is. Each change of status is one committed write."""
 
-    RECEIVED = "received"  # row committed, images in the spool
+    RECEIVED = "received"  # row committed, images in the store
     UPLOADING = "uploading"  # sending images to Keevx
     SUBMITTING = "submitting"  # about to POST the task: a crash here means `unknown`
     SUBMITTED = "submitted"  # Keevx task ids known; polling
@@ -114,6 +125,17 @@ class TaskResult:
         return cls(**{**data, "status": TaskState(data.get("status", TaskState.PENDING))})
 
 
+IMAGE_KEY_PREFIX = "db:"  # an image key the store holds, not a spool file path
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A checked image, kept in the store (so every instance can read it) until Keevx has it."""
+
+    content_type: str  # image/jpeg, image/png or image/webp
+    data: bytes
+
+
 @dataclass(frozen=True, kw_only=True)
 class Job:
     """A stored job; change it with :meth:`evolve` and write it back."""
@@ -125,7 +147,8 @@ class Job:
     created_at: datetime
     updated_at: datetime
     next_run_at: datetime
-    images: tuple[str, ...] = ()  # spool file paths, until submitted
+    # Keys of the images the store holds until Keevx has them (older jobs: spool file paths).
+    images: tuple[str, ...] = ()
     image_urls: tuple[str, ...] = ()  # Keevx URLs of the uploaded images
     tasks: tuple[TaskResult, ...] = ()
     attempts: int = 0
