@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -74,7 +74,7 @@ class MemoryJobStore:
         self._leases: dict[int, tuple[str, datetime]] = {}  # id -> (owner, until)
         self._ids = itertools.count(1)  # never reused, as SQLite's AUTOINCREMENT
         self._defaults: dict[tuple[str, str], str] = {}  # JSON, as SQLite keeps it
-        self._durations: deque[tuple[str, float]] = deque(maxlen=DURATIONS_KEPT)
+        self._durations: deque[tuple[str, float, datetime]] = deque(maxlen=DURATIONS_KEPT)
         self._images: dict[str, ImageData] = {}
 
     async def close(self) -> None:
@@ -279,13 +279,47 @@ class MemoryJobStore:
         return counts
 
     async def record_duration(self, kind: str, seconds: float, at: datetime) -> None:
-        self._durations.append((kind, float(seconds)))
+        self._durations.append((kind, float(seconds), at.astimezone(UTC)))
 
     async def recent_durations(self, limit: int) -> list[tuple[str, float]]:
-        return _limit(reversed(self._durations), limit)
+        return _limit(((kind, s) for kind, s, _ in reversed(self._durations)), limit)
 
     async def get_defaults(self, platform: str, chat_id: str) -> dict[str, Any]:
         return dict(json.loads(self._defaults.get((platform, chat_id), "{}")))
 
     async def set_defaults(self, platform: str, chat_id: str, values: dict[str, Any]) -> None:
         self._defaults[(platform, chat_id)] = json.dumps(values)
+
+    # --- copying a whole store -----------------------------------------------
+
+    async def export_jobs(self, batch: int = 500) -> AsyncIterator[Job]:
+        for job in list(self._jobs.values()):  # by id: oldest first
+            yield _out(job)
+
+    async def import_jobs(self, jobs: AsyncIterable[Job]) -> int:
+        if self._jobs:
+            raise StoreError("the target already has jobs")
+        try:
+            async for job in jobs:
+                if job.id in self._jobs:
+                    raise StoreError(f"job {job.id}: id already taken")
+                self._put(_stored(job))  # unleased: a lease is not part of a job
+        except BaseException:  # one transaction: all or nothing
+            self._jobs.clear()
+            self._keys.clear()
+            raise
+        self._ids = itertools.count(max(self._jobs, default=0) + 1)
+        return len(self._jobs)
+
+    async def all_defaults(self) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(p, c, dict(json.loads(v))) for (p, c), v in sorted(self._defaults.items())]
+
+    async def all_durations(self) -> list[tuple[str, float, datetime]]:
+        return list(self._durations)
+
+    async def import_durations(self, durations: Sequence[tuple[str, float, datetime]]) -> None:
+        for kind, seconds, at in durations:
+            await self.record_duration(kind, seconds, at)
+
+    async def image_keys(self) -> list[str]:
+        return sorted(self._images)

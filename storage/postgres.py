@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from bot.model.job import ACTIVE, TERMINAL, ImageData, Job, JobStatus, Target, T
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import VideoRequest
 from storage.memory import GIVEN_BACK
-from storage.sqlite import DURATIONS_KEPT
+from storage.sqlite import DURATIONS_KEPT, IMPORT_BATCH, batches
 
 __all__ = ["MIGRATIONS", "PostgresJobStore"]
 
@@ -519,6 +519,74 @@ class PostgresJobStore:
                 (_limit(limit),),
             )
             return [(str(r["kind"]), float(r["seconds"])) for r in await cur.fetchall()]
+
+    # --- copying a whole store -----------------------------------------------
+
+    async def export_jobs(self, batch: int = 500) -> AsyncIterator[Job]:
+        after = -(2**63)  # below any id
+        while True:
+            page = await self._many(
+                "SELECT * FROM jobs WHERE id > %s ORDER BY id LIMIT %s", (after, batch)
+            )
+            for job in page:
+                yield job
+            if len(page) < batch:
+                return
+            after = page[-1].id
+
+    async def import_jobs(self, jobs: AsyncIterable[Job]) -> int:
+        """As the port says: ids written over the identity, then its sequence moved past them."""
+        count = 0
+        async with self._tx() as cur:
+            await cur.execute("LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE")  # no add meanwhile
+            await cur.execute("SELECT EXISTS (SELECT 1 FROM jobs) AS taken")
+            if (row := await cur.fetchone()) is not None and row["taken"]:
+                raise StoreError("the target already has jobs")
+            async for page in batches(jobs, IMPORT_BATCH):
+                rows = [_columns(j) | {"id": j.id, "version": j.version} for j in page]
+                names = ", ".join(rows[0])
+                values = ", ".join(f"%({c})s" for c in rows[0])
+                await cur.executemany(
+                    f"INSERT INTO jobs ({names}) OVERRIDING SYSTEM VALUE VALUES ({values})", rows
+                )
+                count += len(rows)
+            if count:
+                await cur.execute(
+                    "SELECT setval(seq, GREATEST(MAX(id), nextval(seq))) "
+                    "FROM jobs, pg_get_serial_sequence('jobs', 'id') AS seq GROUP BY seq"
+                )
+        return count
+
+    async def all_defaults(self) -> list[tuple[str, str, dict[str, Any]]]:
+        async with self._tx() as cur:
+            await cur.execute(
+                "SELECT platform, chat_id, options FROM chat_defaults "
+                'ORDER BY platform COLLATE "C", chat_id COLLATE "C"'  # as Python sorts
+            )
+            rows = await cur.fetchall()
+        return [(str(r["platform"]), str(r["chat_id"]), dict(r["options"])) for r in rows]
+
+    async def all_durations(self) -> list[tuple[str, float, datetime]]:
+        async with self._tx() as cur:
+            await cur.execute("SELECT kind, seconds, observed_at FROM task_durations ORDER BY id")
+            rows = await cur.fetchall()
+        return [
+            (str(r["kind"]), float(r["seconds"]), r["observed_at"].astimezone(UTC)) for r in rows
+        ]
+
+    async def import_durations(self, durations: Sequence[tuple[str, float, datetime]]) -> None:
+        if not durations:
+            return
+        async with self._tx() as cur:
+            await cur.executemany(
+                "INSERT INTO task_durations (kind, seconds, observed_at) VALUES (%s, %s, %s)",
+                [(kind, float(seconds), at) for kind, seconds, at in durations],
+            )
+
+    async def image_keys(self) -> list[str]:
+        async with self._tx() as cur:
+            await cur.execute('SELECT key FROM images ORDER BY key COLLATE "C"')
+            return [str(r["key"]) for r in await cur.fetchall()]
 
     async def _one(self, sql: str, params: Any) -> Job | None:
         async with self._tx() as cur:

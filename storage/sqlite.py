@@ -7,7 +7,7 @@ import functools
 import inspect
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -19,7 +19,7 @@ from bot.model.job import ACTIVE, ImageData, Job, JobStatus, Target, TaskResult
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import VideoRequest
 
-__all__ = ["SqliteJobStore"]
+__all__ = ["SqliteJobStore", "batches"]
 
 # Each entry moves the schema one version up; never edit a released entry.
 MIGRATIONS: tuple[str, ...] = (
@@ -102,6 +102,7 @@ MIGRATIONS: tuple[str, ...] = (
 T = TypeVar("T")
 
 DURATIONS_KEPT = 50_000  # rows; older samples are deleted as new ones arrive
+IMPORT_BATCH = 500  # rows written per statement batch by the import methods
 
 
 # Spelled as the partial index ``jobs_due`` is (terminal statuses in enum order), so
@@ -557,6 +558,71 @@ class SqliteJobStore:
         ) as cursor:
             return [(str(r[0]), float(r[1])) for r in await cursor.fetchall()]
 
+    # --- copying a whole store -----------------------------------------------
+
+    async def export_jobs(self, batch: int = 500) -> AsyncIterator[Job]:
+        after = -(2**63)  # below any id
+        while True:
+            try:
+                page = await self._many(
+                    "SELECT * FROM jobs WHERE id > ? ORDER BY id LIMIT ?", (after, batch)
+                )
+            except sqlite3.Error as exc:  # a generator is not wrapped by the decorator
+                raise StoreError(f"the database failed ({type(exc).__name__}: {exc})") from exc
+            for job in page:
+                yield job
+            if len(page) < batch:
+                return
+            after = page[-1].id
+
+    async def import_jobs(self, jobs: AsyncIterable[Job]) -> int:
+        """As the port says; AUTOINCREMENT moves past each explicit id by itself."""
+        count = 0
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if await self._scalar("SELECT EXISTS (SELECT 1 FROM jobs)", ()):
+                raise StoreError("the target already has jobs")
+            async for page in batches(jobs, IMPORT_BATCH):
+                rows = [_columns(j) | {"id": j.id, "version": j.version} for j in page]
+                names = ", ".join(rows[0])
+                values = ", ".join(f":{c}" for c in rows[0])
+                await self._db.executemany(f"INSERT INTO jobs ({names}) VALUES ({values})", rows)
+                count += len(rows)
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        await self._db.execute("COMMIT")
+        return count
+
+    async def all_defaults(self) -> list[tuple[str, str, dict[str, Any]]]:
+        async with self._db.execute(
+            "SELECT platform, chat_id, options FROM chat_defaults ORDER BY platform, chat_id"
+        ) as cursor:
+            return [(str(r[0]), str(r[1]), dict(json.loads(r[2]))) for r in await cursor.fetchall()]
+
+    async def all_durations(self) -> list[tuple[str, float, datetime]]:
+        async with self._db.execute(
+            "SELECT kind, seconds, observed_at FROM task_durations ORDER BY id"
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [(str(r[0]), float(r[1]), datetime.fromtimestamp(r[2], UTC)) for r in rows]
+
+    async def import_durations(self, durations: Sequence[tuple[str, float, datetime]]) -> None:
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._db.executemany(
+                "INSERT INTO task_durations (kind, seconds, observed_at) VALUES (?, ?, ?)",
+                [(kind, float(seconds), at.timestamp()) for kind, seconds, at in durations],
+            )
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        await self._db.execute("COMMIT")
+
+    async def image_keys(self) -> list[str]:
+        async with self._db.execute("SELECT key FROM images ORDER BY key") as cursor:
+            return [str(r[0]) for r in await cursor.fetchall()]
+
     async def _one(self, sql: str, params: Any) -> Job | None:
         async with self._db.execute(sql, params) as cursor:
             row = await cursor.fetchone()
@@ -565,6 +631,18 @@ class SqliteJobStore:
     async def _many(self, sql: str, params: Iterable[Any]) -> list[Job]:
         async with self._db.execute(sql, tuple(params)) as cursor:
             return [_job(r) for r in await cursor.fetchall()]
+
+
+async def batches(items: AsyncIterable[T], size: int) -> AsyncIterator[list[T]]:
+    """``items`` in lists of up to ``size`` (the last may be shorter; none is empty)."""
+    page: list[T] = []
+    async for item in items:
+        page.append(item)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 def _lock(path: str) -> IO[bytes]:

@@ -574,3 +574,99 @@ async def test_images_are_kept_until_dropped(store: JobStore) -> None:
     assert await store.image("db:a") is None
     assert await store.image("db:b") == ImageData("image/jpeg", b"\xff\xd8\xff")
     await store.drop_images([])
+
+
+# --- copying a whole store (keevx-bot copy-db) ---------------------------------
+
+
+async def _each(jobs: list[Job]) -> AsyncIterator[Job]:
+    for job in jobs:
+        yield job
+
+
+async def _exported(store: JobStore, batch: int = 500) -> list[Job]:
+    return [job async for job in store.export_jobs(batch)]
+
+
+async def test_export_gives_every_job_oldest_first(store: JobStore) -> None:
+    assert await _exported(store) == []
+    jobs = [
+        await added(store, status=status, dedupe_key=f"k{n}") for n, status in enumerate(JobStatus)
+    ]
+    await store.claim_due(T0, 10, MINUTE, "w")  # leased jobs are exported too
+    now = [await stored(store, j.id) for j in jobs]
+    assert await _exported(store) == now
+    assert await _exported(store, batch=2) == now  # read a page at a time
+
+
+async def test_import_keeps_ids_versions_and_every_field(store: JobStore) -> None:
+    jobs = [
+        new_job(
+            id=5,
+            version=9,
+            status=JobStatus.SUBMITTED,
+            tasks=(TaskResult(task_id="i2v-1", width=1280, done_after=41.5),),
+            image_urls=("https://u/1.jpg",),
+            submitted_at=T0,
+            dedupe_key="telegram:-100:55",
+            create_requests=1,
+            target=replace(ANN, chat_type="supergroup", origin="mention"),
+        ),
+        new_job(id=6, status=JobStatus.DELIVERED, delivered_ids=("9",), finished_at=T0, again_of=5),
+        new_job(id=40, version=2, queue_position=3, adopted=True, error="e"),
+    ]
+    assert await store.import_jobs(_each(jobs)) == 3
+    assert await _exported(store) == jobs
+    assert await store.find("telegram:-100:55") == jobs[0]
+    assert await store.find_by_task("i2v-1") == jobs[0]
+    # Unleased: the live ones are claimable at once, with their versions bumped as by any claim.
+    claimed = await store.claim_due(T0, 10, MINUTE, "w")
+    assert [(j.id, j.version) for j in claimed] == [(5, 10), (40, 3)]
+    newer = await added(store)
+    assert newer.id > 40  # the next id is above every copied one
+
+
+async def test_import_refuses_a_store_that_has_jobs(store: JobStore) -> None:
+    first = await added(store)
+    with pytest.raises(StoreError, match="the target already has jobs"):
+        await store.import_jobs(_each([new_job(id=first.id + 10)]))
+    with pytest.raises(StoreError, match="the target already has jobs"):
+        await store.import_jobs(_each([]))
+    assert await _exported(store) == [first]
+
+
+async def test_a_failed_import_inserts_nothing(store: JobStore) -> None:
+    async def broken() -> AsyncIterator[Job]:
+        yield new_job(id=3)
+        raise RuntimeError("the source failed")
+
+    with pytest.raises(RuntimeError):
+        await store.import_jobs(broken())
+    assert await _exported(store) == []
+    assert await store.import_jobs(_each([new_job(id=3)])) == 1  # and it can be done again
+
+
+async def test_defaults_durations_and_images_are_listed(store: JobStore) -> None:
+    assert await store.all_defaults() == []
+    assert await store.all_durations() == [] and await store.image_keys() == []
+    await store.set_defaults("telegram", "-100", {"model": "KL", "count": 2})
+    await store.set_defaults("discord", "7", {"aspect_ratio": "9:16"})
+    await store.set_defaults("discord", "7", {"aspect_ratio": "16:9"})
+    assert await store.all_defaults() == [
+        ("discord", "7", {"aspect_ratio": "16:9"}),
+        ("telegram", "-100", {"model": "KL", "count": 2}),
+    ]
+    east = timezone(timedelta(hours=3))
+    await store.record_duration("V/720p/4/1", 40.5, (T0 + MINUTE).astimezone(east))
+    await store.record_duration("KL/1080p/6/1", 90, T0)
+    durations = [("V/720p/4/1", 40.5, T0 + MINUTE), ("KL/1080p/6/1", 90.0, T0)]
+    assert await store.all_durations() == durations  # oldest recorded first, in UTC
+    await store.import_durations([("V/720p/4/1", 41.0, T0 + 2 * MINUTE)])
+    await store.import_durations([])
+    assert await store.all_durations() == [*durations, ("V/720p/4/1", 41.0, T0 + 2 * MINUTE)]
+    assert (await store.recent_durations(1)) == [("V/720p/4/1", 41.0)]
+    await store.put_image("db:b", ImageData("image/jpeg", b"\xff\xd8\xff"))
+    await store.put_image("db:a", ImageData("image/png", b"\x89PNG"))
+    assert await store.image_keys() == ["db:a", "db:b"]
+    await store.drop_images(["db:a"])
+    assert await store.image_keys() == ["db:b"]

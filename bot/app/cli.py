@@ -1,4 +1,4 @@
-"""The ``keevx-bot`` command: ``run`` (the default), ``demo`` and ``jobs``."""
+"""The ``keevx-bot`` command: ``run`` (the default), ``demo``, ``doctor``, ``jobs``, ``copy-db``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.app.logs import setup_logging
 from bot.errors import BotError, RequestInvalid
+from bot.model.database_url import url_passwords
 from bot.settings import Settings
 
 __all__ = ["main"]
@@ -41,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("doctor", help="check configuration, database, Keevx and each platform")
     jobs = commands.add_parser("jobs", help="list recent jobs")
     jobs.add_argument("--limit", type=int, default=20)
+    copy = commands.add_parser(
+        "copy-db",
+        help="copy every job and setting of one database into another, empty one",
+        description="Copy every job (ids kept), chat default, duration and waiting image "
+        "from FROM into TO, which must hold no jobs; stop the bot on FROM first.",
+    )
+    copy.add_argument("source", metavar="FROM", help="as DATABASE_URL: sqlite:///data/keevx-bot.db")
+    copy.add_argument(
+        "target", metavar="TO", help="as DATABASE_URL: postgresql://user:pass@host/db"
+    )
     return parser
 
 
@@ -49,9 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
+        secrets = settings.secrets
+        if args.command == "copy-db":
+            secrets += (*url_passwords(args.source), *url_passwords(args.target))
         quiet = "WARNING" if args.command == "demo" else "INFO"  # the demo prints its progress
         setup_logging(
-            settings.secrets,
+            secrets,
             level=getattr(logging, os.environ.get("LOG_LEVEL", quiet).upper(), logging.INFO),
             json_lines=os.environ.get("LOG_FORMAT", "").lower() == "json",
         )
@@ -61,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_doctor(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args.limit))
+        if args.command == "copy-db":
+            return asyncio.run(_copy_db(args.source, args.target))
         from bot.app.runtime import run
 
         asyncio.run(run(settings))
@@ -126,4 +142,12 @@ async def _jobs(settings: Settings, limit: int) -> int:
         print(line)
     if not jobs:
         print("no jobs yet")
+    return 0
+
+
+async def _copy_db(source: str, target: str) -> int:
+    from bot.app.copy_db import copy_db
+
+    copied = await copy_db(source, target)
+    print(copied.summary())
     return 0

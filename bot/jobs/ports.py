@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -140,6 +140,40 @@ class JobStore(Protocol):
     async def get_defaults(self, platform: str, chat_id: str) -> dict[str, Any]: ...
 
     async def set_defaults(self, platform: str, chat_id: str, values: dict[str, Any]) -> None: ...
+
+    # --- copying a whole store (``keevx-bot copy-db``) ---------------------------
+
+    def export_jobs(self, batch: int = 500) -> AsyncIterator[Job]:
+        """Every job, all statuses, oldest (lowest id) first, read ``batch`` at a time.
+
+        Leases are not part of a job, so they are not exported.
+        """
+        ...
+
+    async def import_jobs(self, jobs: AsyncIterable[Job]) -> int:
+        """Insert ``jobs`` exactly as they are (ids, versions, every field), unleased, in one
+        transaction; return how many. New jobs are then numbered above every imported id.
+
+        Raises :class:`~bot.errors.StoreError` ("the target already has jobs") and inserts
+        nothing if the store holds any job: ids are kept, so they must not collide.
+        """
+        ...
+
+    async def all_defaults(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every chat's defaults ``(platform, chat_id, values)``, ordered by platform and chat."""
+        ...
+
+    async def all_durations(self) -> list[tuple[str, float, datetime]]:
+        """Every kept duration ``(kind, seconds, at)``, oldest recorded first."""
+        ...
+
+    async def import_durations(self, durations: Sequence[tuple[str, float, datetime]]) -> None:
+        """Record ``durations`` (oldest first, as :meth:`all_durations` gives them) at once."""
+        ...
+
+    async def image_keys(self) -> list[str]:
+        """The keys of every image still held, sorted."""
+        ...
 
     async def close(self) -> None: ...
 
