@@ -7,12 +7,13 @@ core's jobs and results into platform messages through this protocol.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from bot.model.job import Job, Target, Video
 
-__all__ = ["ChatAdapter", "Target", "Video"]
+__all__ = ["ChatAdapter", "Lead", "Leadership", "SoleLeadership", "Target", "Video"]
 
 
 @runtime_checkable
@@ -57,3 +58,45 @@ class ChatAdapter(Protocol):
         :class:`~bot.errors.DeliveryError` (retried with backoff).
         """
         ...
+
+
+class Lead(Protocol):
+    """Being the one instance that does something (e.g. Telegram long polling)."""
+
+    async def lost(self) -> None:
+        """Return once the lead is lost (e.g. its database connection died); never otherwise."""
+        ...
+
+    async def release(self) -> None:
+        """Give the lead up so another instance can take it; idempotent."""
+        ...
+
+
+class Leadership(Protocol):
+    """Elects one leader per ``name`` among the instances sharing a store.
+
+    Owned by its consumer (the Telegram adapter elects the one ``getUpdates`` consumer).
+    """
+
+    async def try_lead(self, name: str) -> Lead | None:
+        """Become the leader for ``name`` now, or ``None`` if another instance leads.
+
+        Raises :class:`~bot.errors.StoreError` when the election cannot be held
+        (the caller tries again later, as when another instance leads).
+        """
+        ...
+
+
+class _SoleLead:
+    async def lost(self) -> None:
+        await asyncio.Event().wait()  # a sole instance never loses its lead
+
+    async def release(self) -> None:
+        return None
+
+
+class SoleLeadership:
+    """The only instance (e.g. on a SQLite file): always the leader."""
+
+    async def try_lead(self, name: str) -> Lead | None:
+        return _SoleLead()

@@ -9,6 +9,8 @@ registers the handlers, runs long polling or webhook mode, and implements
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -28,7 +30,7 @@ from telegram.ext import (
     filters,
 )
 
-from adapters.base import Video
+from adapters.base import Lead, Leadership, SoleLeadership, Video
 from adapters.telegram.albums import AlbumCollector
 from adapters.telegram.commands import Commands
 from adapters.telegram.delivery import Deliverer
@@ -78,6 +80,13 @@ class TelegramAdapter:
     added to ``web`` (the core's server; pass it before that server starts),
     or, without one, served on our own server at ``webhook_host`` and
     ``settings.port`` (8080 when unset; 0 picks a free port).
+
+    Telegram allows one ``getUpdates`` consumer per token, so with several instances
+    only the one that leads (``leadership``, elected per bot) polls; the others try to
+    take the lead every ``leader_retry`` seconds and one starts polling once the
+    leader is gone. Polling stops at once when the lead is lost. Without
+    ``leadership`` this instance is the only one (always the leader); webhook mode
+    needs no leader.
     """
 
     def __init__(
@@ -92,6 +101,8 @@ class TelegramAdapter:
         webhook_host: str = "0.0.0.0",
         updates_timeout: float = 10.0,
         web: WebServer | None = None,
+        leadership: Leadership | None = None,
+        leader_retry: float = 5.0,
     ) -> None:
         token = settings.telegram_bot_token
         if not token:
@@ -151,6 +162,11 @@ class TelegramAdapter:
                 allowed_updates=ALLOWED_UPDATES,
                 settle=self._settle,
             )
+        self.leadership: Leadership = leadership or SoleLeadership()
+        self.leader_retry = leader_retry
+        self.lead_name = f"telegram-polling:{token.split(':', 1)[0]}"  # the bot id, not secret
+        self._lead: Lead | None = None
+        self._lead_task: asyncio.Task[None] | None = None
         self._register()
         self._started = False
 
@@ -194,7 +210,12 @@ class TelegramAdapter:
                 allowed_updates=ALLOWED_UPDATES,
             )
         elif self.fetcher is not None:
-            await self.fetcher.start()
+            lead = await self._try_lead()
+            if lead is not None:
+                await self._begin_polling(lead)
+            else:
+                log.info("telegram: another instance polls; this one stands by")
+            self._lead_task = asyncio.create_task(self._keep_lead(), name="telegram-leader")
         self._started = True
         log.info("telegram: started as @%s (%s)", self.app.bot.username, self.mode)
 
@@ -203,8 +224,7 @@ class TelegramAdapter:
             unprotect_logs(self._log_filter)
             return
         self._started = False
-        if self.fetcher is not None:
-            await self.fetcher.stop(grace=self.router.albums.cap + 10)
+        await self._stop_leading()
         if self.webhook_server is not None:
             await self.webhook_server.stop()
         await self.router.albums.close()
@@ -219,8 +239,7 @@ class TelegramAdapter:
         them for the next start); status edits and deliveries still go out."""
         if self.webhook is not None:
             self.webhook.draining = True
-        if self.fetcher is not None and self.fetcher.running:
-            await self.fetcher.stop(grace=self.router.albums.cap + 10)
+        await self._stop_leading()
 
     async def show_status(self, job: Job) -> str | None:
         return await self.status.show(job)
@@ -229,6 +248,54 @@ class TelegramAdapter:
         return await self.deliverer.deliver(job, videos)
 
     # -- internals --------------------------------------------------------------------------
+
+    @property
+    def leading(self) -> bool:
+        """Whether this instance holds the polling lead (and so runs ``getUpdates``)."""
+        return self._lead is not None
+
+    async def _try_lead(self) -> Lead | None:
+        try:
+            return await self.leadership.try_lead(self.lead_name)
+        except Exception as exc:  # the election's store is unreachable: try again later
+            log.warning("telegram: cannot elect the polling instance now: %s", exc)
+            return None
+
+    async def _begin_polling(self, lead: Lead) -> None:
+        self._lead = lead
+        assert self.fetcher is not None
+        log.info("telegram: this instance leads: long polling starts")
+        await self.fetcher.start()
+
+    async def _end_polling(self) -> None:
+        """Stop fetching (handlers in flight may finish), then give the lead up."""
+        if self.fetcher is not None and (self.fetcher.running or self._lead is not None):
+            await self.fetcher.stop(grace=self.router.albums.cap + 10)
+        lead, self._lead = self._lead, None
+        if lead is not None:
+            await lead.release()
+
+    async def _keep_lead(self) -> None:
+        """Poll while leading; stand by and try to lead every ``leader_retry`` s otherwise."""
+        while True:
+            if self._lead is None:
+                await asyncio.sleep(self.leader_retry)
+                lead = await self._try_lead()
+                if lead is None:
+                    continue
+                await self._begin_polling(lead)
+            assert self._lead is not None
+            await self._lead.lost()
+            log.warning("telegram: lost the polling lead: polling stops")
+            await self._end_polling()
+
+    async def _stop_leading(self) -> None:
+        task, self._lead_task = self._lead_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._end_polling()
 
     @property
     def mode(self) -> str:

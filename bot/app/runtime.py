@@ -202,8 +202,13 @@ def _build_adapters(settings: Settings, core: Core) -> list[ChatAdapter]:
     adapters: list[ChatAdapter] = []
     if settings.telegram_bot_token:
         from adapters.telegram import TelegramAdapter
+        from storage.leadership import leadership_for
 
-        adapters.append(TelegramAdapter(settings, core.service, web=core.web))
+        # Long polling: on a shared PostgreSQL database one instance polls at a time.
+        leadership = leadership_for(settings.database_url)
+        adapters.append(
+            TelegramAdapter(settings, core.service, web=core.web, leadership=leadership)
+        )
     if settings.discord_bot_token:
         from adapters.discord import DiscordAdapter
 

@@ -13,6 +13,18 @@ so a test notices. Errors are injected per chat (:meth:`block`, :meth:`gone`)
 or per method (:meth:`fail`, :meth:`flood`). Like the real Bot API, a text over
 4096 characters, a caption over 1024 or a button answer over 200 (counted after
 parsing ``parse_mode="HTML"``) answers 400, and so does malformed HTML.
+:meth:`FakeTelegram.slow` makes a method take its time.
+
+Several bot instances (one token) can share the fake: each gets its own API base from
+:meth:`FakeTelegram.api_url_for` (``{url}/via/{name}``), so every :class:`Call` names
+the instance that made it (:attr:`Call.via`). In webhook mode the fake plays Telegram
+behind a load balancer: given the instances' base URLs (:meth:`set_webhook_targets`),
+:meth:`deliver` POSTs an update to the path of the registered webhook URL with its
+secret header, round-robin (or to a chosen target), moving on to the next target
+while one refuses or cannot be reached, as Telegram retries; :meth:`deliver_at_once`
+POSTs the same update to several targets at the same moment. Like Telegram, it takes one
+``getUpdates`` consumer per token: an instance's call while another instance's is in
+flight answers 409 Conflict and is recorded in :attr:`FakeTelegram.poll_conflicts`.
 """
 
 from __future__ import annotations
@@ -22,15 +34,18 @@ import contextlib
 import itertools
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import BodyPartReader, web
 
-__all__ = ["Call", "FakeFile", "FakeTelegram", "Upload"]
+__all__ = ["Call", "FakeFile", "FakeTelegram", "Upload", "WebhookPost"]
 
 JSONDict = dict[str, Any]
 MAX_DOWNLOAD = 20 * 1024 * 1024
@@ -73,6 +88,8 @@ class Call:
     files: dict[str, Upload] = field(default_factory=dict)
     status: int = 200
     result: Any = None
+    via: str | None = None
+    """The instance's name when it came through :meth:`FakeTelegram.api_url_for`."""
 
     def __getitem__(self, key: str) -> Any:
         return self.params[key]
@@ -90,6 +107,20 @@ class FakeFile:
     data: bytes
     size: int
     path: str
+
+
+@dataclass(frozen=True)
+class WebhookPost:
+    """One webhook delivery attempt: the update, the target and its answer (0: no answer)."""
+
+    update_id: int
+    target: str
+    status: int
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
 
 @dataclass
@@ -144,6 +175,14 @@ class FakeTelegram:
         self._called = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.webhook_targets: list[str] = []
+        self.webhook_posts: list[WebhookPost] = []
+        self._next_target = 0
+        self._slow: dict[str, float] = {}
+        self._http: aiohttp.ClientSession | None = None
+        self._polling: Counter[str | None] = Counter()  # getUpdates in flight, per instance
+        self.poll_conflicts: list[tuple[str | None, str | None]] = []
+        """(polling, refused) instances: a getUpdates refused 409 while another one polled."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -151,6 +190,8 @@ class FakeTelegram:
         app = web.Application(client_max_size=200 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
+        app.router.add_route("*", "/via/{via}/bot{token}/{method}", self._handle_method)
+        app.router.add_get("/via/{via}/file/bot{token}/{path:.+}", self._handle_download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -160,6 +201,8 @@ class FakeTelegram:
 
     async def __aexit__(self, *exc: object) -> None:
         self._new_update.set()
+        if self._http is not None:
+            await self._http.close()
         if self._runner is not None:
             await self._runner.cleanup()
         # Nothing the bot wrote (texts, captions, buttons, file names) may hold its token.
@@ -174,7 +217,15 @@ class FakeTelegram:
     def base_file_url(self) -> str:
         return f"{self.url}/file/bot"
 
+    def api_url_for(self, name: str) -> str:
+        """A ``TELEGRAM_API_URL`` for one instance: its calls carry ``via == name``."""
+        return f"{self.url}/via/{name}"
+
     # -- error injection ---------------------------------------------------------------------
+
+    def slow(self, method: str, seconds: float) -> None:
+        """Every call of ``method`` waits ``seconds`` before it is answered (0: no wait)."""
+        self._slow[method] = seconds
 
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: every send to ``chat_id`` answers 403."""
@@ -399,13 +450,81 @@ class FakeTelegram:
         self._new_update.set()
         return update
 
+    # -- webhook deliveries (Telegram behind a load balancer) ------------------------------
+
+    def set_webhook_targets(self, targets: list[str]) -> None:
+        """The instances' base URLs (``http://127.0.0.1:8081``); round-robin starts at the first."""
+        self.webhook_targets = [t.rstrip("/") for t in targets]
+        self._next_target = 0
+
+    def new_update(self, body: JSONDict) -> JSONDict:
+        """An update with the next ``update_id``, NOT queued for getUpdates (see :meth:`push`)."""
+        return {"update_id": next(self._update_ids), **body}
+
+    async def deliver(
+        self, update: JSONDict, *, to: int | None = None, within: float = 30.0
+    ) -> WebhookPost:
+        """POST ``update`` to the next target round-robin (or to ``webhook_targets[to]``).
+
+        A target that cannot be reached or answers non-2xx is skipped for the next one,
+        as a load balancer and Telegram's retries would, until one takes it (its
+        :class:`WebhookPost` is returned) or ``within`` seconds pass (AssertionError).
+        Every attempt is recorded in :attr:`webhook_posts`.
+        """
+        if not self.webhook_targets:
+            raise AssertionError("no webhook targets: call set_webhook_targets first")
+        index = self._next_target if to is None else to
+        if to is None:
+            self._next_target = (index + 1) % len(self.webhook_targets)
+        deadline = asyncio.get_running_loop().time() + within
+        tried = 0
+        while True:
+            post = await self._post_update(update, self.webhook_targets[index])
+            if post.ok:
+                return post
+            tried += 1
+            if asyncio.get_running_loop().time() >= deadline:
+                raise AssertionError(f"no target took update {update['update_id']}: {post}")
+            index = (index + 1) % len(self.webhook_targets)
+            if tried % len(self.webhook_targets) == 0:
+                await asyncio.sleep(0.2)  # every target refused: wait, as Telegram does
+
+    async def deliver_at_once(self, update: JSONDict, targets: list[int]) -> list[WebhookPost]:
+        """POST one ``update`` to each of ``webhook_targets[i]`` at the same moment; no retry."""
+        return list(
+            await asyncio.gather(
+                *(self._post_update(update, self.webhook_targets[i]) for i in targets)
+            )
+        )
+
+    async def _post_update(self, update: JSONDict, target: str) -> WebhookPost:
+        url = self.webhook["url"]
+        if not url:
+            raise AssertionError("no webhook registered: setWebhook was not called")
+        path = urlsplit(url).path or "/"
+        headers = {}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(self.webhook["secret_token"])
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        try:
+            async with self._http.post(target + path, json=update, headers=headers) as resp:
+                await resp.read()
+                post = WebhookPost(update["update_id"], target, resp.status)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            post = WebhookPost(update["update_id"], target, 0, type(exc).__name__)
+        self.webhook_posts.append(post)
+        return post
+
     # -- HTTP handlers -----------------------------------------------------------------------
 
     async def _handle_method(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params, files = await _read_params(request)
-        call = Call(method, params, files)
+        call = Call(method, params, files, via=request.match_info.get("via"))
         self.calls.append(call)
+        if delay := self._slow.get(method):
+            await asyncio.sleep(delay)
         if request.match_info["token"] != self.token:
             return await self._answer(call, 401, {"description": "Unauthorized"})
         handler = getattr(self, f"_m_{method}", None)
@@ -429,7 +548,10 @@ class FakeTelegram:
         if isinstance(chat_id, int) and chat_id in self.missing:
             return await self._answer(call, 400, {"description": "Bad Request: chat not found"})
         try:
-            result = await handler(params, files)
+            if method == "getUpdates":
+                result = await self._poll(call.via, params, files)
+            else:
+                result = await handler(params, files)
         except _ApiError as err:
             return await self._answer(call, err.status, {"description": err.description})
         except Exception as exc:  # a bug in the fake: make it visible
@@ -461,6 +583,22 @@ class FakeTelegram:
 
     async def _m_getMe(self, p: JSONDict, f: dict[str, Upload]) -> Any:
         return self.bot_user
+
+    async def _poll(self, via: str | None, p: JSONDict, f: dict[str, Upload]) -> Any:
+        """One getUpdates consumer per token: another instance's concurrent call gets 409."""
+        others = [v for v, n in self._polling.items() if n and v != via]
+        if others:
+            self.poll_conflicts.append((others[0], via))
+            raise _ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; "
+                "make sure that only one bot instance is running",
+            )
+        self._polling[via] += 1
+        try:
+            return await self._m_getUpdates(p, f)
+        finally:
+            self._polling[via] -= 1
 
     async def _m_getUpdates(self, p: JSONDict, f: dict[str, Upload]) -> Any:
         if self.webhook["url"]:
