@@ -6,8 +6,9 @@ import argparse
 import json
 import time
 
-from bench import delivery, intake, intake_telegram, poll, scale
+from bench import delivery, instances, intake, intake_telegram, poll, scale
 from bench.common import machine
+from bench.pg import PgUnavailable
 
 QUICK = {
     "poll": ["--jobs", "400", "--scale", "40", "--arrivals", "600", "--out", "quick-poll"],
@@ -24,6 +25,10 @@ QUICK = {
         "quick-intake-telegram",
     ],
     "delivery": ["--sizes", "10,500", "--out", "quick-delivery"],
+    "instances": [
+        *("--jobs", "100", "--paced-jobs", "20", "--rate", "10", "--render", "60"),
+        *("--kills", "1", "--out", "quick-instances"),
+    ],
 }
 
 
@@ -40,8 +45,13 @@ def main() -> None:
         ("intake", intake),
         ("intake_telegram", intake_telegram),
         ("delivery", delivery),
+        ("instances", instances),
     ):
-        result = module.main(QUICK[name] if args.quick else [])
+        try:
+            result = module.main(QUICK[name] if args.quick else [])
+        except PgUnavailable as exc:  # only the instances benchmark needs PostgreSQL
+            print(f"{name}: skipped, no PostgreSQL server: {exc}", flush=True)
+            continue
         if result:
             goals[name] = result.get("goals", {})
     print(f"all benchmarks: {time.perf_counter() - started:.0f} s")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import delivery, intake, intake_telegram, poll, scale
+from bench import delivery, instances, intake, intake_telegram, poll, scale
+from bench.pg import PgUnavailable, binaries
+from tests.pg import _unavailable
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +43,29 @@ def test_intake_through_telegram_runs(results: Path) -> None:
         assert 0 < run["status_p50_ms"] <= run["to_task_p99_ms"]
     assert report["baseline_burst"]["tasks_created"] == 6
     assert (results / "intake-telegram.json").exists()
+
+
+def test_instances_on_postgresql_runs(results: Path) -> None:
+    if binaries() is None:
+        _unavailable("no initdb under /usr/lib/postgresql/*/bin or on PATH")
+    sizes = ["--jobs", "8", "--paced-jobs", "4", "--rate", "20", "--counts", "sqlite,2"]
+    sizes += ["--scale", "40", "--render", "60"]
+    try:
+        report = instances.main([*sizes, "--concurrency", "2", "--kills", "1"])
+    except PgUnavailable as exc:
+        _unavailable(str(exc))
+    runs = [(r["store"], r["instances"]) for r in report["results"]]
+    assert runs == [("sqlite", 1), ("postgresql", 2)]
+    for result in report["results"]:
+        for phase, jobs in (("paced", 4), ("burst", 8)):
+            run = result[phase]
+            assert run["delivered"] == jobs
+            assert sum(run["delivered_per_instance"]) == jobs
+            assert run["jobs_per_s"] > 0
+            assert run["tasks"] == jobs
+            assert run["queries_per_job"] >= 1
+    takeover = report["takeover"]
+    assert takeover["jobs_taken_over"] >= 1
+    assert takeover["kill_to_claim_s"]["n"] == takeover["jobs_taken_over"]
+    assert takeover["kill_to_delivered_s"]["p50"] is not None
+    assert (results / "instances.json").exists()
