@@ -76,14 +76,16 @@ def no_secret_in_logs() -> Iterator[None]:
     handler = _Lines()
     handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
-    level = root.level
+    level, handlers = root.level, root.handlers[:]
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     restore = quiet_libraries()
     try:
         yield
     finally:
-        root.removeHandler(handler)
+        # Also drops what a test's `keevx-bot` run installed (setup_logging): its stream
+        # was that test's captured stderr, closed by now.
+        root.handlers[:] = handlers
         root.setLevel(level)
         restore()
     found = [line for line in handler.lines if leaks(line)]
