@@ -121,18 +121,9 @@ class World:
         return [self.rng.choice(KINDS) for _ in range(n)]
 
 
-class BenchAdapter:
-    """A ChatAdapter that only timestamps deliveries (loop clock) per Keevx task id."""
-
-    platform = "bench"
-
-    def __init__(self, clock: Callable[[], float], *, expect: int = 0) -> None:
-        self._clock = clock
-        self.delivered: dict[str, float] = {}
-        self.jobs: dict[int, float] = {}
-        self.expect = expect
-        self.sizes: list[int] = []
-        self.finished: dict[int, str] = {}
+class QuietAdapter:
+    """The parts of a ChatAdapter a stand-in platform does nothing with (the benchmarks'
+    and the tests' adapters build on it): no connection to open or close, no upload limit."""
 
     async def start(self) -> None:
         pass
@@ -145,6 +136,20 @@ class BenchAdapter:
 
     def upload_limit(self, target: Target) -> int:
         return 2**40
+
+
+class BenchAdapter(QuietAdapter):
+    """A ChatAdapter that only timestamps deliveries (loop clock) per Keevx task id."""
+
+    platform = "bench"
+
+    def __init__(self, clock: Callable[[], float], *, expect: int = 0) -> None:
+        self._clock = clock
+        self.delivered: dict[str, float] = {}
+        self.jobs: dict[int, float] = {}
+        self.expect = expect
+        self.sizes: list[int] = []
+        self.finished: dict[int, str] = {}
 
     async def show_status(self, job: Job) -> str | None:
         if job.status.terminal:

@@ -67,6 +67,7 @@ import psycopg
 
 from bench.common import (
     KINDS,
+    QuietAdapter,
     cpu_seconds,
     machine,
     percentile,
@@ -80,7 +81,7 @@ from bench.poll import POLL_INTERVAL, POLL_TIMEOUT, start_sandbox
 from bot.app.runtime import Core, utcnow
 from bot.jobs.pipeline import Timing
 from bot.jobs.service import JobService
-from bot.model.job import Job, Target, Video
+from bot.model.job import Job, Video
 from bot.settings import Settings
 from storage import open_store
 
@@ -101,25 +102,13 @@ def emit(*event: Any) -> None:
     print(json.dumps(event), flush=True)
 
 
-class ReportingAdapter:
+class ReportingAdapter(QuietAdapter):
     """A ChatAdapter that does nothing but report; ``hold`` makes every send hang that long."""
 
     platform = "bench"
 
     def __init__(self, hold: float) -> None:
         self.hold = hold
-
-    async def start(self) -> None:
-        pass
-
-    async def drain(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def upload_limit(self, target: Target) -> int:
-        return 2**40
 
     async def show_status(self, job: Job) -> str | None:
         if job.status.terminal:

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Video
+from bench.common import QuietAdapter
 from bot.app.runtime import Core
 from bot.jobs.pipeline import Timing
-from bot.model.job import Job, JobStatus, Target
+from bot.model.job import Job, JobStatus
 from bot.settings import Settings
 from tests.support import photo, submit
 
@@ -35,25 +36,13 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-class FileAdapter:
+class FileAdapter(QuietAdapter):
     """Posting a video = appending a line to a file (fsynced, like a message that went out)."""
 
     platform = "test"
 
     def __init__(self, path: Path) -> None:
         self.path = path
-
-    async def start(self) -> None:
-        pass
-
-    async def drain(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def upload_limit(self, target: Target) -> int:
-        return 2**40
 
     async def show_status(self, job: Job) -> str | None:
         return "status"

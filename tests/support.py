@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Protocol
 
 from adapters.base import Video
+from bench.common import QuietAdapter
 from bot.errors import DeliveryError
 from bot.jobs.service import JobService
 from bot.keevx.sandbox import SAMPLE_IMAGE
@@ -16,7 +19,7 @@ from bot.model.job import Job, JobStatus, Target
 from bot.model.request import build_request, parse_command
 
 
-class RecordingAdapter:
+class RecordingAdapter(QuietAdapter):
     """A ChatAdapter that records what the core asked of it.
 
     ``fail_deliveries`` makes that many deliveries raise ``fail_with`` first.
@@ -33,15 +36,6 @@ class RecordingAdapter:
         self.fail_status_for: set[str] = set()
         self.status_error: Exception | None = None
         self.finished: dict[int, asyncio.Event] = {}
-
-    async def start(self) -> None:
-        pass
-
-    async def drain(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
 
     def upload_limit(self, target: Target) -> int:
         return self.limit
@@ -99,6 +93,30 @@ async def submit(
         images=files,
         dedupe_key=dedupe_key,
     )
+
+
+class RunningBot(Protocol):
+    """A bot process a test started, with its log file."""
+
+    @property
+    def process(self) -> asyncio.subprocess.Process: ...
+
+    @property
+    def log_file(self) -> IO[bytes]: ...
+
+
+async def stop_processes(bots: Sequence[RunningBot], grace: float = 30) -> None:
+    """SIGTERM every bot still running, wait ``grace`` seconds (then kill), close the logs."""
+    for bot in bots:
+        if bot.process.returncode is None:
+            bot.process.send_signal(signal.SIGTERM)
+    for bot in bots:
+        try:
+            await asyncio.wait_for(bot.process.wait(), grace)
+        except TimeoutError:
+            bot.process.kill()
+            await bot.process.wait()
+        bot.log_file.close()
 
 
 def free_port() -> int:

@@ -19,27 +19,16 @@ import pytest
 
 from bot.app.cli import main
 from bot.model.job import ImageData, Job, JobStatus, Target, TaskResult, TaskState
-from bot.model.request import Model, VideoRequest
 from storage.postgres import PostgresJobStore
 from storage.sqlite import SqliteJobStore
+from tests.test_store_contract import ANN
+from tests.test_store_contract import REQUEST as CONTRACT_REQUEST
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 PASSWORD = "s3cret-Pa55"  # the test server trusts every login, so any password opens it
-REQUEST = VideoRequest(
-    prompt='Speak "привет" 🌊',
-    model=Model.V,
-    aspect_ratio="16:9",
-    resolution="720p",
-    duration=4,
-    audio=False,
-    count=2,
-    image_count=1,
-)
-ANN = Target(
-    platform="telegram", chat_id="-100", user_id="7", thread_id="3", reply_to="55", user_name="Ann"
-)
+REQUEST = CONTRACT_REQUEST.evolve(count=2)
 BOB = Target(platform="discord", chat_id="900", user_id="8", origin="mention")
 PNG = ImageData("image/png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
 

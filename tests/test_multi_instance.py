@@ -31,6 +31,7 @@ from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.model.job import Job, JobStatus
 from storage import open_store
 from tests.fakes.telegram import Call, FakeTelegram
+from tests.support import stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "424242:multi-instance-token"
@@ -137,16 +138,7 @@ async def fleet(
         await wait_ready(fake, instances)
         yield instances
     finally:
-        for instance in instances:
-            if instance.process.returncode is None:
-                instance.process.send_signal(signal.SIGTERM)
-        for instance in instances:
-            try:
-                await asyncio.wait_for(instance.process.wait(), 30)
-            except TimeoutError:
-                instance.process.kill()
-                await instance.process.wait()
-            instance.log_file.close()
+        await stop_processes(instances)
         secret = TOKEN.split(":")[1]
         for instance in instances:
             assert secret not in instance.log(), f"the bot token is in {instance.name}'s log"

@@ -32,6 +32,7 @@ from bot.settings import Settings
 from storage import open_store
 from storage.leadership import PostgresLeadership, leadership_for, lock_key
 from tests.fakes.telegram import FakeTelegram
+from tests.support import stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "515151:leader-election-token"
@@ -233,16 +234,7 @@ async def two_instances(
                     await asyncio.sleep(0.1)
         yield instances
     finally:
-        for i in instances:
-            if i.process.returncode is None:
-                i.process.send_signal(signal.SIGTERM)
-        for i in instances:
-            try:
-                await asyncio.wait_for(i.process.wait(), 30)
-            except TimeoutError:
-                i.process.kill()
-                await i.process.wait()
-            i.log_file.close()
+        await stop_processes(instances)
         for i in instances:
             assert TOKEN.split(":")[1] not in i.log(), f"the bot token is in {i.name}'s log"
 
