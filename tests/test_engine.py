@@ -474,3 +474,27 @@ def now_utc() -> datetime:
 
 def no_op() -> None:
     pass
+
+
+async def test_stopping_lets_go_of_the_leases_of_jobs_in_progress(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A stopping instance (SIGTERM, a rolling deploy) frees its jobs for the others at once."""
+    posting = asyncio.Event()
+
+    class StuckAdapter(RecordingAdapter):
+        async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
+            posting.set()
+            await asyncio.Event().wait()  # never finishes: the stop's grace runs out
+            raise AssertionError("unreachable")
+
+    adapter = StuckAdapter()
+    async with Core(settings, stop_grace=0.2) as core:
+        await core.attach(adapter)
+        job = await submit(core.service, tmp_path)
+        await asyncio.wait_for(posting.wait(), 20)
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        owner, status = db.execute(
+            "SELECT lease_owner, status FROM jobs WHERE id = ?", (job.id,)
+        ).fetchone()
+    assert status == JobStatus.SUCCEEDED and owner is None

@@ -130,6 +130,10 @@ class Poller:
             await self._advance(job, owner)
         except asyncio.CancelledError:
             if not lost.is_set():
+                # Stopping (SIGTERM): the job keeps its last committed status; let go of
+                # its lease so another instance takes it now, not when the lease runs out.
+                with contextlib.suppress(Exception):
+                    await self._store.release(job.id, owner)
                 raise
             worker.uncancel()
             log.warning("job %s: lease lost, stopped working on it", job.id)
