@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import signal
 import socket
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from adapters.base import Video
 from bench.common import QuietAdapter
+from bot.app.runtime import Core
 from bot.errors import DeliveryError
+from bot.jobs.callbacks import KeevxCallbacks
+from bot.jobs.ports import JobStore
 from bot.jobs.service import JobService
 from bot.keevx.sandbox import SAMPLE_IMAGE
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import build_request, parse_command
+from bot.settings import Settings
+from tests.conftest import API_KEY
 
 
 class RecordingAdapter(QuietAdapter):
@@ -117,6 +124,45 @@ async def stop_processes(bots: Sequence[RunningBot], grace: float = 30) -> None:
             bot.process.kill()
             await bot.process.wait()
         bot.log_file.close()
+
+
+def callback_settings(settings: Settings, **changes: Any) -> Settings:
+    """``settings`` with the bot's web server on a free port and Keevx callbacks on; polling
+    an hour apart, so only a callback makes the bot look at a task."""
+    port = free_port()
+    return dataclasses.replace(
+        settings, port=port, public_url=f"http://127.0.0.1:{port}", poll_interval=3600, **changes
+    )
+
+
+def callbacks_of(core: Core, secret: str = API_KEY) -> KeevxCallbacks:
+    """Callback URLs as the bot makes them with ``secret``."""
+    return KeevxCallbacks(
+        core.store,
+        public_url=core.settings.public_url,
+        secret=secret,
+        now=lambda: datetime.now(UTC),
+        wake=lambda: None,
+    )
+
+
+async def add_lost_job(store: JobStore, text: str, **fields: Any) -> Job:
+    """A stored job whose create answer was lost (``unknown``), asked for with ``text``."""
+    command = parse_command(text)
+    now = datetime.now(UTC)
+    job, _ = await store.add(
+        Job(
+            id=0,
+            target=Target(platform="test", chat_id="chat-2", user_id="user-2"),
+            request=build_request(command.prompt, command.options, 1),
+            status=JobStatus.UNKNOWN,
+            created_at=now,
+            updated_at=now,
+            next_run_at=now,
+            **fields,
+        )
+    )
+    return job
 
 
 def free_port() -> int:

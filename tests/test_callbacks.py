@@ -11,7 +11,7 @@ from bot.app.runtime import Core
 from bot.keevx.sandbox import Sandbox
 from bot.model.job import JobStatus
 from bot.settings import Settings
-from tests.support import RecordingAdapter, free_port, submit
+from tests.support import RecordingAdapter, callback_settings, submit
 
 
 def queries(sandbox: Sandbox) -> list[object]:
@@ -21,31 +21,26 @@ def queries(sandbox: Sandbox) -> list[object]:
 async def test_callback_delivers_without_waiting_for_a_poll(
     settings: Settings, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    port = free_port()
-    settings = dataclasses.replace(
-        settings, port=port, public_url=f"http://127.0.0.1:{port}", poll_interval=3600
-    )
+    settings = callback_settings(settings)
     adapter = RecordingAdapter()
     async with Core(settings) as core:
         await core.attach(adapter)
         async with httpx.AsyncClient() as http:
-            assert (await http.get(f"http://127.0.0.1:{port}/healthz")).json() == {"status": "ok"}
+            health = await http.get(f"{settings.public_url}/healthz")
+            assert health.json() == {"status": "ok"}
         job = await submit(core.service, tmp_path)
         await adapter.wait(job.id, timeout=10)
         final = await core.service.get(job.id)
     assert final is not None and final.status is JobStatus.DELIVERED
     (task,) = sandbox.tasks.values()
-    assert task.request["callback_url"].startswith(f"http://127.0.0.1:{port}/keevx/callback/")
+    assert task.request["callback_url"].startswith(f"{settings.public_url}/keevx/callback/")
     assert len(queries(sandbox)) == 1  # the callback was confirmed by exactly one query
 
 
 async def test_forged_or_unknown_callbacks_change_nothing(
     settings: Settings, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    port = free_port()
-    settings = dataclasses.replace(
-        settings, port=port, public_url=f"http://127.0.0.1:{port}", poll_interval=3600
-    )
+    settings = callback_settings(settings)
     sandbox.config = dataclasses.replace(sandbox.config, delay=3600)
     adapter = RecordingAdapter()
     async with Core(settings) as core:

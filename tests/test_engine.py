@@ -16,17 +16,21 @@ import pytest
 from adapters.base import Video
 from bot.app.runtime import Core
 from bot.errors import Conflict, LimitReached, RequestInvalid, StoreError
-from bot.jobs.callbacks import KeevxCallbacks
 from bot.jobs.limits import RUNNING
 from bot.jobs.pipeline import Timing
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.keevx.sandbox.models import RecordedCall
-from bot.model.job import Job, JobStatus, Target
-from bot.model.request import Options, build_request, parse_command
+from bot.model.job import Job, JobStatus
+from bot.model.request import Options, build_request
 from bot.settings import Settings
 from storage import SqliteJobStore
-from tests.conftest import API_KEY
-from tests.support import RecordingAdapter, free_port, submit
+from tests.support import (
+    RecordingAdapter,
+    add_lost_job,
+    callback_settings,
+    callbacks_of,
+    submit,
+)
 from tests.test_store import new_job
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -370,34 +374,13 @@ async def test_cancel_during_delivery_is_too_late_and_says_so(
     assert len(adapter.delivered) == 1
 
 
-async def test_a_cancel_that_wins_means_nothing_is_posted(
-    settings: Settings, sandbox: Sandbox, tmp_path: Path
-) -> None:
-    sandbox.config = dataclasses.replace(sandbox.config, delay=1.0)
-    adapter = RecordingAdapter()
-    async with Core(settings) as core:
-        await core.attach(adapter)
-        job = await submit(core.service, tmp_path)
-        while (current := await core.service.get(job.id)) and current.status != JobStatus.SUBMITTED:
-            await asyncio.sleep(0.01)
-        cancelled = await core.service.cancel(job.id, "user-1")
-        await asyncio.sleep(1.5)  # the task finishes at Keevx meanwhile
-        final = await core.service.get(job.id)
-    assert cancelled.status is JobStatus.CANCELLED
-    assert final is not None and final.status is JobStatus.CANCELLED
-    assert adapter.delivered == []
-
-
 # --- callbacks in a burst ------------------------------------------------------------------
 
 
 async def test_callbacks_arriving_together_deliver_promptly(
     settings: Settings, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    port = free_port()
-    settings = dataclasses.replace(
-        settings, port=port, public_url=f"http://127.0.0.1:{port}", poll_interval=3600
-    )
+    settings = callback_settings(settings)
     sandbox.config = dataclasses.replace(sandbox.config, delay=0.5)
     adapter = RecordingAdapter()
     async with Core(settings) as core:
@@ -427,10 +410,7 @@ async def test_an_adopted_task_that_does_not_fit_the_request_is_dropped(
 ) -> None:
     """A callback names a real task, but Keevx's own answer shows another video (16:9, 4 s,
     for a 9:16, 6 s request): the job goes back to unknown and nothing is delivered."""
-    port = free_port()
-    settings = dataclasses.replace(
-        settings, port=port, public_url=f"http://127.0.0.1:{port}", poll_interval=3600
-    )
+    settings = callback_settings(settings)
     adapter = RecordingAdapter()
     async with Core(settings) as core:
         await core.attach(adapter)
@@ -439,24 +419,13 @@ async def test_an_adopted_task_that_does_not_fit_the_request_is_dropped(
         (task_id,) = await core.keevx.create(stranger.keevx_body([image.url], None))
         while not (await core.keevx.query(task_id)).done:
             await asyncio.sleep(0.05)
-        command = parse_command("dance --ar 9:16 --duration 6")
-        now = datetime.now(UTC)
-        lost, _ = await core.store.add(
-            Job(
-                id=0,
-                target=Target(platform="test", chat_id="chat-2", user_id="user-2"),
-                request=build_request(command.prompt, command.options, 1),
-                status=JobStatus.UNKNOWN,
-                created_at=now,
-                updated_at=now,
-                next_run_at=now,
-                create_requests=1,
-                error="Keevx's answer to the request was lost",
-            )
+        lost = await add_lost_job(
+            core.store,
+            "dance --ar 9:16 --duration 6",
+            create_requests=1,
+            error="Keevx's answer to the request was lost",
         )
-        url = KeevxCallbacks(
-            core.store, public_url=settings.public_url, secret=API_KEY, now=now_utc, wake=no_op
-        ).url_for(lost)
+        url = callbacks_of(core).url_for(lost)
         async with httpx.AsyncClient() as http:
             answer = await http.post(url, json={"code": 0, "data": {"task_id": task_id}})
         assert answer.status_code == 200
@@ -466,35 +435,3 @@ async def test_an_adopted_task_that_does_not_fit_the_request_is_dropped(
         final = await core.store.get(lost.id)
     assert final is not None and final.status is JobStatus.UNKNOWN and final.tasks == ()
     assert adapter.delivered == []
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def no_op() -> None:
-    pass
-
-
-async def test_stopping_lets_go_of_the_leases_of_jobs_in_progress(
-    settings: Settings, tmp_path: Path
-) -> None:
-    """A stopping instance (SIGTERM, a rolling deploy) frees its jobs for the others at once."""
-    posting = asyncio.Event()
-
-    class StuckAdapter(RecordingAdapter):
-        async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
-            posting.set()
-            await asyncio.Event().wait()  # never finishes: the stop's grace runs out
-            raise AssertionError("unreachable")
-
-    adapter = StuckAdapter()
-    async with Core(settings, stop_grace=0.2) as core:
-        await core.attach(adapter)
-        job = await submit(core.service, tmp_path)
-        await asyncio.wait_for(posting.wait(), 20)
-    with sqlite3.connect(tmp_path / "bot.db") as db:
-        owner, status = db.execute(
-            "SELECT lease_owner, status FROM jobs WHERE id = ?", (job.id,)
-        ).fetchone()
-    assert status == JobStatus.SUCCEEDED and owner is None

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,17 @@ from aiohttp import web
 from adapters.telegram import TelegramAdapter
 from bot.app.runtime import Core
 from bot.app.web import WebLimits, WebServer
-from bot.jobs.callbacks import KeevxCallbacks
 from bot.keevx.sandbox import Sandbox
-from bot.model.job import Job, JobStatus, Target
-from bot.model.request import build_request, parse_command
+from bot.model.job import JobStatus
 from bot.settings import Settings
-from tests.conftest import API_KEY
 from tests.fakes.telegram import FakeTelegram
-from tests.support import RecordingAdapter, free_port, submit
+from tests.support import (
+    RecordingAdapter,
+    add_lost_job,
+    callback_settings,
+    callbacks_of,
+    submit,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -189,24 +191,6 @@ async def test_a_generated_webhook_secret_never_reaches_a_log_line(
 # -- 15, 16, 17: callbacks ------------------------------------------------------------------
 
 
-def callback_settings(settings: Settings, **changes: Any) -> Settings:
-    port = free_port()
-    return dataclasses.replace(
-        settings, port=port, public_url=f"http://127.0.0.1:{port}", poll_interval=3600, **changes
-    )
-
-
-def callbacks_of(core: Core, secret: str = API_KEY) -> KeevxCallbacks:
-    """Callback URLs as the bot makes them with ``secret``."""
-    return KeevxCallbacks(
-        core.store,
-        public_url=core.settings.public_url,
-        secret=secret,
-        now=lambda: datetime.now(UTC),
-        wake=lambda: None,
-    )
-
-
 async def test_odd_callback_paths_answer_404_without_an_error_line(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -275,19 +259,8 @@ async def test_an_unknown_job_adopts_only_a_task_that_fits_it(
         assert current is not None
         other_task = current.tasks[0].task_id
         # A job whose create answer was lost: 9:16, 6 s.
-        command = parse_command("dance --ar 9:16 --duration 6")
-        now = datetime.now(UTC)
-        lost, _ = await core.store.add(
-            Job(
-                id=0,
-                target=Target(platform="test", chat_id="chat-2", user_id="user-2"),
-                request=build_request(command.prompt, command.options, 1),
-                status=JobStatus.UNKNOWN,
-                created_at=now,
-                updated_at=now,
-                next_run_at=now,
-                error="Keevx's answer was lost",
-            )
+        lost = await add_lost_job(
+            core.store, "dance --ar 9:16 --duration 6", error="Keevx's answer was lost"
         )
         url = callbacks_of(core).url_for(lost)
         sent = next(iter(sandbox.tasks.values())).request["callback_url"]
