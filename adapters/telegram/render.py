@@ -104,7 +104,8 @@ def _state(job: Job, view: StatusView, now: datetime) -> str:
     if phase in (Phase.WAITING, Phase.GENERATING):
         return f"{_WORDS[phase]} · {elapsed(job.submitted_at or job.created_at, now)}"
     if phase is Phase.DONE:
-        return f"done in {elapsed(job.created_at, job.finished_at or now)}"
+        done = f"done in {elapsed(job.created_at, job.finished_at or now)}"
+        return f"{done}. {view.reason}" if view.reason else done
     if phase is Phase.FAILED:
         return f"failed: {view.reason}"
     if phase is Phase.GAVE_UP:

@@ -13,7 +13,15 @@ from typing import Final
 
 from bot.model.job import ACTIVE, Job, JobStatus, TaskState
 
-__all__ = ["AGAIN_AFTER", "CANCELLABLE", "Action", "Phase", "StatusView", "status_view"]
+__all__ = [
+    "AGAIN_AFTER",
+    "CANCELLABLE",
+    "Action",
+    "Phase",
+    "StatusView",
+    "shortfall",
+    "status_view",
+]
 
 # Once the video is made (`succeeded`) it is being delivered: cancelling then would race
 # the post, so the answer is "too late" instead.
@@ -56,7 +64,9 @@ class StatusView:
 
     ``reason`` explains an ending nobody asked for (``None`` otherwise);
     ``queue_position`` is the job's place in the bot's line while queued;
-    ``tasks_done`` of ``tasks_total`` are the videos Keevx has finished.
+    ``tasks_done`` of ``tasks_total`` are the videos Keevx has finished, and
+    ``videos_arrived`` those posted; a job that ended with fewer than it asked for
+    is ``done`` with a ``reason`` that says how many arrived and why the rest did not.
     """
 
     phase: Phase
@@ -64,6 +74,7 @@ class StatusView:
     queue_position: int | None = None
     tasks_done: int = 0
     tasks_total: int = 0
+    videos_arrived: int = 0
     actions: frozenset[Action] = frozenset()
 
     @property
@@ -101,6 +112,9 @@ def status_view(job: Job) -> StatusView:
     reason = job.error if status in _EXPLAINED else None
     if status is JobStatus.FAILED:
         reason = reason or FAILED_REASON
+    arrived = sum(t.arrived for t in job.tasks)
+    if status is JobStatus.DELIVERED and 0 < arrived < len(job.tasks):
+        reason = shortfall(arrived, len(job.tasks), job.error or FAILED_REASON)
     position = job.queue_position if status is JobStatus.RECEIVED else None
     actions: set[Action] = set()
     if status in CANCELLABLE:
@@ -115,5 +129,13 @@ def status_view(job: Job) -> StatusView:
         queue_position=position if position else None,
         tasks_done=sum(t.done for t in job.tasks),
         tasks_total=len(job.tasks),
+        videos_arrived=arrived,
         actions=frozenset(actions),
     )
+
+
+def shortfall(arrived: int, total: int, why: str) -> str:
+    """How many of a job's videos arrived, and why the others did not."""
+    missing = total - arrived
+    others = "The other one" if missing == 1 else f"The other {missing}"
+    return f"{arrived} of {total} videos arrived. {others} did not: {why.rstrip('.')}."
