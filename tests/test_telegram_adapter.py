@@ -419,15 +419,17 @@ async def test_a_wrong_token_fails_start_cleanly(settings: Settings, fake: FakeT
 async def test_local_bot_api_server_lifts_the_limits(
     settings: Settings, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    async with FakeTelegram(TOKEN, local_dir=tmp_path / "tg-local") as local:
-        async with running(settings, local, telegram_local_mode=True) as (core, adapter):
-            assert adapter.upload_limit(Target(platform="telegram", chat_id="1", user_id="1")) == (
-                2_000_000_000
-            )
-            big = local.add_file(PHOTO, size=25_000_000, kind="documents")
-            local.message(USER, document=big, mime_type="image/jpeg", caption="huge original")
-            video = await local.wait_for("sendVideo")
-            job = await final_job(core)
+    async with (
+        FakeTelegram(TOKEN, local_dir=tmp_path / "tg-local") as local,
+        running(settings, local, telegram_local_mode=True) as (core, adapter),
+    ):
+        assert adapter.upload_limit(Target(platform="telegram", chat_id="1", user_id="1")) == (
+            2_000_000_000
+        )
+        big = local.add_file(PHOTO, size=25_000_000, kind="documents")
+        local.message(USER, document=big, mime_type="image/jpeg", caption="huge original")
+        video = await local.wait_for("sendVideo")
+        job = await final_job(core)
     assert job.status is JobStatus.DELIVERED
     assert isinstance(video["video"], str) and video["video"].startswith("file://")
 

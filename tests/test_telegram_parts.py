@@ -256,7 +256,7 @@ async def test_status_edits_are_throttled_except_state_changes(
     fake: FakeTelegram, bot: Bot
 ) -> None:
     clock = [T0]
-    board = StatusBoard(bot, now=lambda: clock[0], min_edit_interval=10)
+    board = StatusBoard(bot, now=lambda: clock[0], reread=nothing, min_edit_interval=10)
     fake.message(GROUP, text="/video x", message_id=5, queue=False, thread_id=3)
     job = make_job(chat=GROUP, thread_id="3")
     message_id = await board.show(job)
@@ -291,9 +291,62 @@ async def test_status_edits_are_throttled_except_state_changes(
 
 async def test_status_in_a_blocked_chat_raises_recipient_gone(fake: FakeTelegram, bot: Bot) -> None:
     fake.block(1001)
-    board = StatusBoard(bot, now=lambda: T0)
+    board = StatusBoard(bot, now=lambda: T0, reread=nothing)
     with pytest.raises(RecipientGone):
         await board.show(make_job())
+
+
+async def nothing(job_id: int) -> Job | None:
+    return None
+
+
+async def test_first_replies_go_before_edits_and_a_newer_edit_replaces_a_queued_one(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    board = StatusBoard(bot, now=lambda: T0, reread=nothing, min_edit_interval=0)
+    board.start()
+    try:
+        older = make_job(chat=1001)
+        older = older.evolve(status_message_id=await board.show(older))
+        fake.slow("sendMessage", 0.5)
+        newer = make_job(chat=1002).evolve(id=8)
+        reply = asyncio.create_task(board.show(newer))
+        await asyncio.sleep(0.05)  # the first reply is on its way
+        await board.show(older.evolve(status=JobStatus.UPLOADING))  # queued, not awaited
+        await board.show(older.evolve(status=JobStatus.SUBMITTED, submitted_at=T0))
+        await asyncio.sleep(0.2)
+        assert not fake.calls_of("editMessageText")  # waits while the first reply is sent
+        assert await reply
+        edit = await fake.wait_for("editMessageText")
+    finally:
+        await board.stop()
+    assert len(fake.calls_of("editMessageText")) == 1  # the newer text only
+    assert "processing" in edit["text"]
+
+
+async def test_the_elapsed_time_ticks_while_keevx_renders_slower_in_a_busy_group(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    clock = [T0]
+    jobs: dict[int, Job] = {}
+
+    async def reread(job_id: int) -> Job | None:
+        return jobs.get(job_id)
+
+    board = StatusBoard(bot, now=lambda: clock[0], reread=reread, tick_every=12)
+    board.start()
+    try:
+        for n in range(1, 11):  # ten jobs rendering in one group: a tick every 30 s each
+            job = make_job(chat=GROUP).evolve(id=n, status=JobStatus.SUBMITTED, submitted_at=T0)
+            jobs[n] = job.evolve(status_message_id=await board.show(job))
+        clock[0] = T0 + timedelta(seconds=13)
+        await asyncio.sleep(1.5)
+        assert not fake.calls_of("editMessageText")
+        clock[0] = T0 + timedelta(seconds=31)
+        await fake.wait_for("editMessageText", 10, within=5)
+    finally:
+        await board.stop()
+    assert all("processing · 31 s" in e["text"] for e in fake.calls_of("editMessageText"))
 
 
 # -- delivery ------------------------------------------------------------------------------

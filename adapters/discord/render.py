@@ -114,6 +114,12 @@ def state_line(job: Job) -> str:
     """``🎬 generating · started <t:…:R>``, with the reason for an unhappy ending."""
     view = status_view(job)
     line = f"{_PHASES[view.phase]} · started {timestamp(job.created_at)}"
+    if view.queue_position:
+        line = f"{_PHASES[view.phase]}, number {view.queue_position} in line"
+        line += f" · started {timestamp(job.created_at)}"
+    if view.usual_seconds and job.submitted_at is not None:
+        usually = job.submitted_at + timedelta(seconds=view.usual_seconds)
+        line += f" · usually ready {timestamp(usually)}"
     if view.over and job.finished_at is not None:
         line += f" · ended {timestamp(job.finished_at)}"
     if view.reason:

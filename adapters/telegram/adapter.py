@@ -132,7 +132,9 @@ class TelegramAdapter:
             if self.local_mode
             else FileSizeLimit.FILESIZE_UPLOAD
         )
-        self.status = StatusBoard(bot, now=now, min_edit_interval=status_interval)
+        self.status = StatusBoard(
+            bot, now=now, reread=service.get, min_edit_interval=status_interval
+        )
         self.deliverer = Deliverer(bot, local_mode=self.local_mode, upload_limit=self._upload_limit)
         self.intake = Intake(bot, service, platform=self.platform, local_mode=self.local_mode)
         albums = AlbumCollector(self._on_album, window=album_window, cap=album_cap)
@@ -201,6 +203,7 @@ class TelegramAdapter:
         except TelegramError as exc:
             log.warning("could not set the command list: %s", exc)
         await self.app.start()
+        self.status.start()
         if self.webhook is not None:
             if self.webhook_server is not None:
                 await self.webhook_server.start()
@@ -228,6 +231,7 @@ class TelegramAdapter:
         if self.webhook_server is not None:
             await self.webhook_server.stop()
         await self.router.albums.close()
+        await self.status.stop()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()  # a no-op when never initialized

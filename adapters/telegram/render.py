@@ -68,6 +68,16 @@ def elapsed(since: datetime | None, now: datetime) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
+def about(seconds: float) -> str:
+    """A rough duration: ``40 s``, ``3 min``, ``1 h 10 min``."""
+    if seconds < 60:
+        return f"{max(10, round(seconds / 10) * 10)} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
 _ICONS = {
     Phase.DONE: "✅",
     Phase.FAILED: "⚠️",
@@ -102,7 +112,10 @@ def _state(job: Job, view: StatusView, now: datetime) -> str:
     if phase is Phase.QUEUED and view.queue_position:
         return f"queued · number {view.queue_position} in line"
     if phase in (Phase.WAITING, Phase.GENERATING):
-        return f"{_WORDS[phase]} · {elapsed(job.submitted_at or job.created_at, now)}"
+        line = f"{_WORDS[phase]} · {elapsed(job.submitted_at or job.created_at, now)}"
+        if view.usual_seconds:
+            line += f" · usually ready in about {about(view.usual_seconds)}"
+        return line
     if phase is Phase.DONE:
         done = f"done in {elapsed(job.created_at, job.finished_at or now)}"
         return f"{done}. {view.reason}" if view.reason else done

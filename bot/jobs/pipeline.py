@@ -476,8 +476,11 @@ class Pipeline:
 
         ``release`` as in :meth:`_save`: whether this is the step's last write.
         """
+        shown = job
+        if job.status is JobStatus.SUBMITTED:
+            shown = job.evolve(usual_seconds=self._schedule.usual_seconds(job))
         try:
-            message_id = await adapter.show_status(job)
+            message_id = await adapter.show_status(shown)
         except RecipientGone as exc:
             log.warning("job %s: recipient gone: %s", job.id, exc)
             status = JobStatus.UNDELIVERABLE if not job.status.terminal else job.status

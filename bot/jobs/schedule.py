@@ -31,6 +31,10 @@ class PollSchedule(Protocol):
         """``task`` of ``job`` was first seen finished at ``at``; called once per task."""
         ...
 
+    def usual_seconds(self, job: Job) -> float | None:
+        """How long tasks like the job's usually take (the median learned), if known."""
+        ...
+
 
 class FixedSchedule:
     """Keevx's own recipe: every ``interval``, the first one ``interval`` after submission."""
@@ -43,6 +47,9 @@ class FixedSchedule:
 
     async def finished(self, job: Job, task: TaskResult, at: datetime) -> None:
         pass
+
+    def usual_seconds(self, job: Job) -> float | None:
+        return None
 
 
 class AdaptiveSchedule:
@@ -147,6 +154,10 @@ class AdaptiveSchedule:
             low = min(task.running_after or 0.0, seen)
             seen = self.durations.impute(low, seen, narrow=self.interval, rng=self._rng)
         await self.durations.observe(kind, seen, at)
+
+    def usual_seconds(self, job: Job) -> float | None:
+        samples = self.durations.samples(kind_of(job.request))
+        return quantile(samples, 0.5) if samples else None
 
     def _jitter(self, spread: float) -> float:
         """A factor in [1 - spread, 1]: gaps only ever shrink, so bounds still hold."""

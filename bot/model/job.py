@@ -190,6 +190,9 @@ class Job:
     # back): the engine keeps this at most 1, and the crash and fault tests check it.
     create_requests: int = 0
     version: int = 0  # bumped by every write; a stale write fails instead of clobbering
+    # Seconds tasks like this one usually take (learned), for the status's estimate.
+    # Filled in by the core when it shows a status; never stored.
+    usual_seconds: float | None = None
 
     @property
     def platform(self) -> str:

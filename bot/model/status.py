@@ -75,6 +75,7 @@ class StatusView:
     tasks_done: int = 0
     tasks_total: int = 0
     videos_arrived: int = 0
+    usual_seconds: float | None = None  # while waiting or generating, when known
     actions: frozenset[Action] = frozenset()
 
     @property
@@ -130,6 +131,7 @@ def status_view(job: Job) -> StatusView:
         tasks_done=sum(t.done for t in job.tasks),
         tasks_total=len(job.tasks),
         videos_arrived=arrived,
+        usual_seconds=job.usual_seconds if phase in (Phase.WAITING, Phase.GENERATING) else None,
         actions=frozenset(actions),
     )
 
