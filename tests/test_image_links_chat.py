@@ -1,4 +1,4 @@
-"""Image links pasted into chat, through the real Telegram adapter (issue 13, "Image links").
+"""Image links pasted into chat, through the real adapters (issue 13, "Image links").
 
 A loopback image host serves good images and hostile answers (a redirect
 loop, an endless body, a web page calling itself a JPEG, a trickle); the bot
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,9 @@ from bot.jobs.safe_fetch import origin
 from bot.keevx.sandbox import Sandbox
 from bot.model.job import JobStatus
 from bot.settings import Settings
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
+from tests.test_discord_adapter import OVER, Bot, channel_posts, running_bot, webhook_posts
 from tests.test_image_links import JPEG, MB, PNG, ImageHost
 from tests.test_telegram_adapter import GROUP, TOKEN, USER, creates, final_job, jobs_of, running
 
@@ -208,3 +211,128 @@ async def test_in_groups_only_messages_to_the_bot_fetch_links(
         assert len(await jobs_of(core)) == 1
     assert job.request.prompt == "make it snow" and job.target.chat_id == str(GROUP)
     assert host.hits == {"cat.jpg": 1}
+
+
+# -- Discord -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def dc(settings: Settings, sandbox: Sandbox) -> AsyncIterator[Bot]:
+    allowed = dataclasses.replace(settings, allow_private_image_urls=True)
+    async with FakeDiscord() as fake_discord, running_bot(allowed, fake_discord, sandbox) as bot:
+        yield bot
+        assert not fake_discord.unknown, fake_discord.unknown
+
+
+def replies_to(fake: FakeDiscord, message: dict[str, Any]) -> list[Any]:
+    return [
+        c
+        for c in channel_posts(fake)
+        if str((c.json.get("message_reference") or {}).get("message_id")) == message["id"]
+    ]
+
+
+async def test_a_slash_command_may_give_its_photo_by_link_alone(dc: Bot, host: ImageHost) -> None:
+    fake = dc.fake
+    payload = await fake.push_interaction(
+        fake.slash("video", {"prompt": f"a blue sky {host.link('blue.png')} --duration 6"})
+    )
+    [job] = await dc.until(lambda: dc.jobs(), 30)
+    job = await dc.status_of(job.id, *OVER, within=30)
+    assert job.status is JobStatus.DELIVERED, job.error
+    assert job.request.prompt == "a blue sky" and job.request.image_count == 1
+    assert webhook_posts(fake, payload["token"])  # the video came through the interaction
+    assert uploaded(dc.sandbox) == [("image/png", PNG)]
+    never_shown_to_keevx(dc.sandbox, host)
+
+
+async def test_a_mention_with_a_link_makes_a_job(dc: Bot, host: ImageHost) -> None:
+    fake = dc.fake
+    message = fake.message(
+        content=f"<@{fake.BOT_ID}> waves <{host.link('cat.jpg')}>", author=fake.USER_ID,
+        mention_bot=True,
+    )  # fmt: skip
+    await fake.push_message(message)
+    [job] = await dc.until(lambda: dc.jobs(), 30)
+    job = await dc.status_of(job.id, *OVER, within=30)
+    assert job.status is JobStatus.DELIVERED, job.error
+    assert job.request.prompt == "waves" and job.target.reply_to == message["id"]
+    assert uploaded(dc.sandbox) == [("image/jpeg", JPEG)]
+
+
+async def test_a_refused_link_in_a_mention_is_answered_and_makes_no_job(
+    dc: Bot, host: ImageHost
+) -> None:
+    fake = dc.fake
+    message = fake.message(
+        content=f"<@{fake.BOT_ID}> waves {host.link('page.jpg')}", author=fake.USER_ID,
+        mention_bot=True, attachments=[fake.add_attachment("a.png", PNG)],
+    )  # fmt: skip
+    await fake.push_message(message)
+    [answer] = await fake.wait_for(lambda: replies_to(fake, message), 30)
+    assert answer.json["content"] == (
+        "The link leads to a web page, not to an image: open the image itself and copy its "
+        "address, or send the photo."
+    )
+    assert await dc.jobs() == [] and dc.sandbox.calls == []
+
+
+async def test_a_mention_without_an_image_gets_a_hint(dc: Bot) -> None:
+    fake = dc.fake
+    thanks = fake.message(content="thanks!", author=fake.USER_ID, mention_bot=True)  # reply ping
+    await fake.push_message(thanks)
+    asking = fake.message(
+        content=f"<@{fake.BOT_ID}> make a video", author=fake.USER_ID, mention_bot=True
+    )
+    await fake.push_message(asking)
+    [hint] = await fake.wait_for(lambda: replies_to(fake, asking), 30)
+    text = (
+        "Attach a photo (or paste a link to one) and say what should happen, e.g. "
+        f"<@{fake.BOT_ID}> waves at sunset --ar 9:16. /video works too, and so does "
+        '"Make a video" in a message\'s menu (Apps).'
+    )
+    assert hint.json["content"] == text
+    [posted] = [m for m in fake.channel_messages() if m["content"] == text]
+    assert posted["_pinged"] == []  # naming the bot pings nobody
+    assert replies_to(fake, thanks) == []  # a reply that only pings the bot gets no hint
+    assert await dc.jobs() == []
+
+
+def replying(fake: FakeDiscord, message: dict[str, Any], to: dict[str, Any]) -> dict[str, Any]:
+    """``message`` as a reply to ``to``, as Discord delivers it (with the replied message)."""
+    message.update(
+        type=19,
+        message_reference={"message_id": to["id"], "channel_id": to["channel_id"]},
+        referenced_message=to,
+    )
+    return message
+
+
+async def test_a_mention_replying_to_photos_uses_those_photos(dc: Bot) -> None:
+    fake = dc.fake
+    photos = fake.message(
+        content="our trip", author=fake.USER_ID + 1,
+        attachments=[fake.add_attachment("a.png", PNG), fake.add_attachment("b.jpg", JPEG)],
+    )  # fmt: skip
+    asking = fake.message(
+        content=f"<@{fake.BOT_ID}> a slow pan --model KL", author=fake.USER_ID, mention_bot=True
+    )
+    await fake.push_message(replying(fake, asking, photos))
+    [job] = await dc.until(lambda: dc.jobs(), 30)
+    job = await dc.status_of(job.id, *OVER, within=30)
+    assert job.status is JobStatus.DELIVERED, job.error
+    assert job.request.image_count == 2 and job.request.prompt == "a slow pan"
+    assert job.target.reply_to == asking["id"]
+    assert [data for _, data in uploaded(dc.sandbox)] == [PNG, JPEG]
+
+
+async def test_a_mention_replying_to_a_message_without_photos_says_so(dc: Bot) -> None:
+    fake = dc.fake
+    words = fake.message(content="just words", author=fake.USER_ID + 1)
+    asking = fake.message(
+        content=f"<@{fake.BOT_ID}> animate this", author=fake.USER_ID, mention_bot=True
+    )
+    await fake.push_message(replying(fake, asking, words))
+    [hint] = await fake.wait_for(lambda: replies_to(fake, asking), 30)
+    assert hint.json["content"].startswith("I see no photo in the message you replied to.")
+    assert await dc.jobs() == []
