@@ -94,6 +94,7 @@ class Settings:
     daily_videos_per_user: int = 10
     max_active_total: int = 0  # 0: no limit
     port: int | None = None  # the web server runs only when PORT is set
+    allow_private_image_urls: bool = False  # image links may point at private addresses
     public_url: str = ""
 
     @classmethod
@@ -145,6 +146,7 @@ class Settings:
             max_active_total=_int(env, "MAX_ACTIVE_TOTAL", cls.max_active_total),
             port=_int(env, "PORT", -1) if env.get("PORT", "").strip() else None,
             public_url=_str(env, "PUBLIC_URL").rstrip("/"),
+            allow_private_image_urls=_flag(env, "ALLOW_PRIVATE_IMAGE_URLS"),
         )
         if settings.poll_interval <= 0:
             raise ConfigError("POLL_INTERVAL must be more than 0 seconds")

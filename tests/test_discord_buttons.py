@@ -151,7 +151,7 @@ async def test_context_menu_on_a_message_without_images_is_refused(
         assert call.json["type"] == 4 and call.json["data"]["flags"] == 64
         assert not fake.modals and not await bot.jobs()
 
-        # a mention without images is ignored, a mention with a bad option is answered
+        # a mention without images gets a hint, a mention with a bad option the refusal
         plain = fake.message(content=f"<@{fake.BOT_ID}> hi", author=USER, mention_bot=True)
         await fake.push_message(plain)
         bad = fake.message(
@@ -161,10 +161,15 @@ async def test_context_menu_on_a_message_without_images_is_refused(
             attachments=[fake.add_attachment("a.png", png())],
         )
         await fake.push_message(bad)
-        [reply] = await fake.wait_for(
-            lambda: [c for c in fake.find_calls("POST", "/channels/") if c.status == 200]
-        )
-        assert str(reply.json["message_reference"]["message_id"]) == bad["id"]
+
+        def replies() -> dict[str, str] | None:
+            posts = [c for c in fake.find_calls("POST", "/channels/") if c.status == 200]
+            got = {str(c.json["message_reference"]["message_id"]): c.json["content"] for c in posts}
+            return got if len(got) == 2 else None
+
+        answers = await fake.wait_for(replies)
+        assert answers[plain["id"]].startswith("Attach a photo (or paste a link to one)")
+        assert "1:1" in answers[bad["id"]]
         assert not await bot.jobs() and not bot.sandbox.calls
 
 

@@ -69,8 +69,9 @@ def _image_limits() -> str:
 
 
 DESCRIPTIONS = {
-    "prompt": f"What should happen in the video (at most {MAX_PROMPT_CHARS} characters)",
-    "image": "The photo to animate (JPG, PNG or WebP, up to 20 MB)",
+    "prompt": f"What should happen in the video (at most {MAX_PROMPT_CHARS} characters); "
+    "links to images work as photos",
+    "image": "The photo to animate (JPG, PNG or WebP, up to 20 MB), or its link in the prompt",
     "model": " · ".join(_model_help(r) for r in MODEL_RULES.values())[:100],
     "aspect_ratio": join_or(f"{a} ({_orientation(a)})" for a in values_for("aspect_ratio")),
     "resolution": " · ".join(
@@ -151,7 +152,7 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
     async def video(
         interaction: discord.Interaction[Any],
         prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
-        image: discord.Attachment,
+        image: discord.Attachment | None = None,
         model: str | None = None,
         aspect_ratio: str | None = None,
         resolution: str | None = None,
@@ -165,8 +166,8 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
         image6: discord.Attachment | None = None,
         image7: discord.Attachment | None = None,
     ) -> None:
-        extra = [image2, image3, image4, image5, image6, image7]
-        attachments = [image, *(a for a in extra if a is not None)]
+        given = [image, image2, image3, image4, image5, image6, image7]
+        attachments = [a for a in given if a is not None]
         options = _options(model, aspect_ratio, resolution, duration, audio, count)
         await intake.from_interaction(
             interaction,

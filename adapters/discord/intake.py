@@ -5,7 +5,11 @@ options, attachments that are not images or too large), acknowledge, download
 the attachments at once, streamed to disk under a byte cap (their CDN URLs
 are signed and expire, and are never passed on), and call
 :meth:`bot.jobs.service.JobService.submit` with a ``dedupe_key`` of the Discord
-event, so a re-delivered event makes no second job.
+event, so a re-delivered event makes no second job. Image links in the text go
+to the service as they are: the core fetches them.
+
+A mention uses its own image attachments, else those of the message it replies
+to; a mention with neither (nor a link) is answered with a hint.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ import aiohttp
 import discord
 
 from adapters.discord.download import TIMEOUT, DownloadFailed, DownloadTooLarge, save_to_file
-from adapters.discord.render import refusal
+from adapters.discord.render import mention_hint, refusal
 from adapters.discord.sessions import Origin, Sessions
 from bot.errors import RequestInvalid
 from bot.jobs.service import JobService
 from bot.model.job import Job, Target
+from bot.model.links import links_in
 from bot.model.request import Options, VideoRequest, build_request, parse_command
 
 __all__ = [
@@ -199,7 +204,7 @@ class Intake:
                 request = build_request(
                     command.prompt,
                     options.over(command.options),
-                    len(attachments),
+                    len(attachments) + len(command.links),
                     await self.defaults(interaction.guild_id),
                 )
             except RequestInvalid as exc:
@@ -214,34 +219,49 @@ class Intake:
                 reply_to=reply_to,
             )
             return await self._commit_then_ack(
-                interaction, key, self._submit(key, origin, target, request, attachments)
+                interaction,
+                key,
+                self._submit(key, origin, target, request, attachments, command.links),
             )
         finally:
             self._busy.discard(key)
 
     async def from_mention(self, message: discord.Message, bot: discord.ClientUser) -> Job | None:
-        """A job from a message that mentions the bot and carries images."""
-        images = image_attachments(message.attachments)
-        if not images or message.author.bot:
+        """A job from a message that mentions the bot and carries images or image links.
+
+        Without either, the images of the message it replies to are used; with
+        none there either, a message that names the bot gets a hint (a reply
+        to the bot only pings it, and may just say thanks).
+        """
+        if message.author.bot:
             return None
         key = f"discord:message:{message.id}"
         if key in self._busy or await self.service.find(key) is not None:
+            return None
+        text = message.content
+        named = any(m in text for m in (f"<@{bot.id}>", f"<@!{bot.id}>"))
+        for mention in (f"<@{bot.id}>", f"<@!{bot.id}>"):
+            text = text.replace(mention, " ")
+        replied = message.reference.resolved if message.reference is not None else None
+        images = image_attachments(message.attachments)
+        if not images and isinstance(replied, discord.Message):
+            images = image_attachments(replied.attachments)
+        if not images and not links_in(text):
+            if named:
+                await _reply(message, mention_hint(bot.id, replied=replied is not None))
             return None
         if self.draining:
             await _reply(message, RESTARTING)
             return None
         self._busy.add(key)
         try:
-            text = message.content
-            for mention in (f"<@{bot.id}>", f"<@!{bot.id}>"):
-                text = text.replace(mention, " ")
             try:
                 command = parse_command(text.strip())
                 check_attachments(images)
                 request = build_request(
                     command.prompt,
                     command.options,
-                    len(images),
+                    len(images) + len(command.links),
                     await self.defaults(message.guild.id if message.guild else None),
                 )
             except RequestInvalid as exc:
@@ -255,7 +275,9 @@ class Intake:
                 reply_to=message.id,
             )
             try:
-                return await self._submit(key, Origin.MENTION, target, request, images)
+                return await self._submit(
+                    key, Origin.MENTION, target, request, images, command.links
+                )
             except RequestInvalid as exc:
                 await _reply(message, refusal(str(exc)))
                 return None
@@ -309,6 +331,7 @@ class Intake:
         target: Target,
         request: VideoRequest,
         attachments: Sequence[discord.Attachment],
+        links: Sequence[str],
     ) -> Job:
         await self.service.check_limits(target, request)  # limits refuse before any download
         folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="keevx-discord-"))
@@ -318,6 +341,7 @@ class Intake:
                 target=dataclasses.replace(target, origin=str(origin)),
                 request=request,
                 images=paths,
+                links=links,
                 dedupe_key=key,
             )
         finally:

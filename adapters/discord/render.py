@@ -29,6 +29,7 @@ __all__ = [
     "fit",
     "job_list",
     "link_embed",
+    "mention_hint",
     "plain",
     "refusal",
     "result_text",
@@ -102,6 +103,22 @@ def refusal(sentence: str) -> str:
     """A refusal from the core, as a reply: it may repeat what the user typed, so it is
     escaped like any user text, and bounded."""
     return fit(plain(sentence))
+
+
+def mention_hint(bot_id: int, *, replied: bool) -> str:
+    """The answer to a mention with no photo, no image link, and none in the message it
+    replies to (``replied``: it replies to one). ``<@bot_id>`` shows the bot's name; the
+    client's default ``allowed_mentions`` keeps it from pinging."""
+    if replied:
+        return (
+            'I see no photo in the message you replied to. Use "Make a video" in that '
+            "message's menu (Apps), or mention me again with the photo attached or its link."
+        )
+    return (
+        "Attach a photo (or paste a link to one) and say what should happen, e.g. "
+        f"<@{bot_id}> waves at sunset --ar 9:16. /video works too, and so does "
+        '"Make a video" in a message\'s menu (Apps).'
+    )
 
 
 def _quote(text: str, budget: int) -> str:

@@ -1,10 +1,11 @@
 """Deciding which messages are requests, and where their images are.
 
 Private chats: a photo (or image file, or album) with a caption is a request;
-so is ``/video …`` sent with a photo or as a reply to one, and a plain-text
-reply to a photo. Groups: only ``/video``, ``/video@<bot>``, a mention of the
-bot or a reply to the bot count; other photos are ignored (album parts are
-still collected, in case their caption turns out to address the bot).
+so is ``/video …`` sent with a photo or as a reply to one, a plain-text reply
+to a photo, and a text with image links (the core fetches them). Groups: only
+``/video``, ``/video@<bot>``, a mention of the bot or a reply to the bot count;
+other photos are ignored (album parts are still collected, in case their
+caption turns out to address the bot).
 ``CommandHandler`` never sees captions, so ``/video`` is recognised here for
 text and captions alike.
 """
@@ -20,6 +21,7 @@ from telegram.ext import ContextTypes
 
 from adapters.telegram.albums import AlbumCollector
 from adapters.telegram.intake import ImageRef, Intake, images_of, reply
+from bot.model.links import links_in
 
 __all__ = ["Addressing", "MessageRouter", "addressing"]
 
@@ -103,7 +105,7 @@ class MessageRouter:
             await self.intake.submit(msg, own, addr.text, dedupe_key=self.key(msg))
             return
         replied = self._replied_images(msg)
-        if replied:
+        if replied or links_in(addr.text):
             await self.intake.submit(msg, replied, addr.text, dedupe_key=self.key(msg))
             return
         if addr.is_video_command or msg.chat.type == ChatType.PRIVATE:

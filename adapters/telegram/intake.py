@@ -3,7 +3,8 @@
 The order matters: a repeated update is recognised (``service.find``) before
 anything is downloaded; the request is validated by the core before the images
 are fetched; images are downloaded by PTB into a private temp directory whose
-files the service takes over. ``File.file_path`` embeds the bot token: it is
+files the service takes over. Image links in the text go to the service as they
+are: the core fetches them. ``File.file_path`` embeds the bot token: it is
 never logged, stored or passed on; only local paths leave this module.
 """
 
@@ -99,7 +100,8 @@ class Intake:
         try:
             command = parse_command(text)
             defaults = await self.service.chat_defaults(self.platform, chat_id)
-            request = build_request(command.prompt, command.options, len(images), defaults)
+            count = len(images) + len(command.links)
+            request = build_request(command.prompt, command.options, count, defaults)
         except RequestInvalid as exc:
             await reply(msg, str(exc))
             return
@@ -129,6 +131,7 @@ class Intake:
                 target=target,
                 request=request,
                 images=paths,
+                links=command.links,
                 dedupe_key=dedupe_key,
             )
             log.info("job %s: submitted from chat %s", job.id, chat_id)

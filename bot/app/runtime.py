@@ -22,6 +22,7 @@ from bot.jobs.callbacks import CALLBACK_PATH, KeevxCallbacks
 from bot.jobs.delivery import result_policy
 from bot.jobs.durations import Durations
 from bot.jobs.limits import Gatekeeper
+from bot.jobs.links import ImageLinks, link_policy
 from bot.jobs.pipeline import Pipeline, Timing
 from bot.jobs.poller import Poller
 from bot.jobs.ports import JobEvents, JobStore
@@ -144,7 +145,10 @@ class Core:
             concurrency=settings.poll_concurrency,
             max_idle=max(settings.poll_interval, 1.0),
         )
-        self.service = JobService(self.store, now=utcnow, wake=self.poller.wake, gate=gate)
+        links = ImageLinks(self.http, link_policy(allow_private=settings.allow_private_image_urls))
+        self.service = JobService(
+            self.store, now=utcnow, wake=self.poller.wake, gate=gate, links=links
+        )
 
     async def _schedule(self, *, callbacks: bool) -> PollSchedule:
         """Adaptive unless POLL_STRATEGY=fixed; learned durations are loaded once, here.

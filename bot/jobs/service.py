@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.errors import Conflict, RequestInvalid
 from bot.jobs.images import DECODES_AT_ONCE, ImageFile, prepare_image
 from bot.jobs.limits import Gatekeeper, Stats
+from bot.jobs.links import ImageLinks, link_label
 from bot.jobs.pipeline import forget_images
 from bot.jobs.ports import JobStore
 from bot.model.job import IMAGE_KEY_PREFIX, ImageData, Job, JobStatus, Target
@@ -38,7 +39,8 @@ class JobService:
 
     Adapters parse chat text with :func:`bot.model.request.parse_command` and
     :func:`bot.model.request.build_request` (refusals are ``RequestInvalid``), download
-    the images to local files, then call :meth:`submit`. The poller does the
+    the images to local files, then call :meth:`submit` with those and the command's
+    image links, which the service fetches itself (``links``). The poller does the
     rest, showing progress and results through the adapter.
     """
 
@@ -49,9 +51,11 @@ class JobService:
         now: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
         gate: Gatekeeper | None = None,
+        links: ImageLinks | None = None,
     ) -> None:
         self._store = store
         self._gate = gate
+        self._links = links
         self._now = now
         self._wake = wake
 
@@ -65,24 +69,30 @@ class JobService:
         target: Target,
         request: VideoRequest,
         images: Sequence[Path],
+        links: Sequence[str] = (),
         dedupe_key: str | None = None,
     ) -> Job:
         """Check the images, commit the job, and start it; return once it is stored.
 
         ``images`` are local files the service takes over (the caller must not reuse
-        them); once checked they are kept in the store, where every instance reads
-        them. Raises ``RequestInvalid`` for an image that is not usable (nothing is
+        them); ``links`` are image links (:attr:`bot.model.request.Command.links`),
+        fetched here and then treated like uploads, after ``images``. Once checked,
+        the images are kept in the store, where every instance reads them. Raises
+        ``RequestInvalid`` for a link or an image that is not usable (nothing is
         stored then). A ``dedupe_key`` seen before returns the existing job and makes
         nothing new. The status message is shown through the adapter right after the
         commit.
         """
-        if len(images) != request.image_count:
-            raise ValueError(f"request is for {request.image_count} images, got {len(images)}")
+        given = len(images) + len(links)
+        if given != request.image_count:
+            raise ValueError(f"request is for {request.image_count} images, got {given}")
+        if links and self._links is None:
+            raise ValueError("image links given to a service that cannot fetch them")
         if dedupe_key is not None and (seen := await self._store.find(dedupe_key)) is not None:
             return seen
         if self._gate is not None:
             await self._gate.check_limits(target, request)
-        keys = await self._keep_images(images)
+        keys = await self._keep_images(images, links)
         try:
             job, created = await self._add(
                 self._new_job(target, request, images=keys, dedupe_key=dedupe_key)
@@ -98,13 +108,22 @@ class JobService:
         self._wake()
         return job
 
-    async def _keep_images(self, images: Sequence[Path]) -> tuple[str, ...]:
-        """Check (and re-encode) the images, then keep them in the store; return their keys."""
+    async def _keep_images(self, images: Sequence[Path], links: Sequence[str]) -> tuple[str, ...]:
+        """Fetch the links, check (and re-encode) every image, then keep them in the store;
+        return their keys."""
         loop = asyncio.get_running_loop()
         folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="keevx-images-"))
         keys: list[str] = []
         try:
-            prepared = await loop.run_in_executor(_IMAGE_THREADS, _prepare, images, folder)
+            fetched = await self._links.fetch(links, folder) if self._links and links else []
+            labelled = [
+                *((path, _photo_label(n, len(images))) for n, path in enumerate(images, 1)),
+                *(
+                    (path, f"the image at {link_label(n, len(links))}")
+                    for n, path in enumerate(fetched, 1)
+                ),
+            ]
+            prepared = await loop.run_in_executor(_IMAGE_THREADS, _prepare, labelled, folder)
             for image in prepared:
                 data = await asyncio.to_thread(image.path.read_bytes)
                 key = f"{IMAGE_KEY_PREFIX}{uuid.uuid4().hex}"
@@ -279,11 +298,17 @@ class JobService:
         return job
 
 
-def _prepare(images: Sequence[Path], folder: Path) -> list[ImageFile]:
-    """Move the images into ``folder``, checked and re-encoded where needed (blocking)."""
+def _photo_label(number: int, count: int) -> str:
+    return "the photo" if count == 1 else f"photo {number}"
+
+
+def _prepare(images: Sequence[tuple[Path, str]], folder: Path) -> list[ImageFile]:
+    """Move the images into ``folder``, checked and re-encoded where needed (blocking).
+
+    Each comes with the label its refusal sentence names it by.
+    """
     prepared = []
-    for number, source in enumerate(images, start=1):
-        label = "the photo" if len(images) == 1 else f"photo {number}"
+    for number, (source, label) in enumerate(images, start=1):
         staged = folder / f"{number}.img"
         shutil.move(str(source), staged)
         prepared.append(prepare_image(staged, label=label))

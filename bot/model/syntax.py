@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from bot.errors import RequestInvalid
+from bot.model.links import link_in
 from bot.model.rules import (
     MODEL_RULES,
     Options,
@@ -25,10 +26,11 @@ __all__ = ["Command", "parse_command"]
 
 @dataclass(frozen=True)
 class Command:
-    """Chat text split into the prompt and the options found anywhere in it."""
+    """Chat text split into the prompt, the options and the image links found anywhere in it."""
 
     prompt: str
     options: Options = field(default_factory=Options)
+    links: tuple[str, ...] = ()
 
 
 # --- parsing -----------------------------------------------------------------
@@ -109,10 +111,11 @@ def parse_command(text: str) -> Command:
     Options may stand anywhere, written ``--opt value`` or ``--opt=value``, with
     ``—``/``–`` accepted for ``--`` (phones autocorrect it); a dash-written
     name that is not an option stays prose. Words in double quotes are always
-    prompt. The rest is the prompt, character for character: only the
-    whitespace where options stood is collapsed. Values are checked against
-    every model here, against the chosen one in :func:`build_request`; an
-    empty prompt is allowed here, refused there.
+    prompt. Whole ``http(s)://`` words are image links (:mod:`bot.model.links`),
+    taken out wherever they stand. The rest is the prompt, character for
+    character: only the whitespace where options and links stood is collapsed.
+    Values are checked against every model here, against the chosen one in
+    :func:`build_request`; an empty prompt is allowed here, refused there.
     Raises :class:`RequestInvalid` for an unknown, repeated or valueless option
     or a value no model accepts.
     """
@@ -134,8 +137,14 @@ def parse_command(text: str) -> Command:
     values: dict[str, Any] = {}
     spelled: dict[str, str] = {}
     removed: set[int] = set()
+    links: list[str] = []
     k = 0
     while k < len(tokens):
+        if (link := link_in(text[slice(*tokens[k])])) is not None:
+            links.append(link)
+            removed.add(k)
+            k += 1
+            continue
         match = option_at(k)
         if match is None:
             k += 1
@@ -168,8 +177,13 @@ def parse_command(text: str) -> Command:
         else:
             if raw is None and k + 1 < len(tokens):
                 start, end = tokens[k + 1]
-                if option_at(k + 1) is None and not any(a <= start < b for a, b in quoted):
-                    raw = text[start:end]
+                word = text[start:end]
+                if (
+                    option_at(k + 1) is None
+                    and link_in(word) is None
+                    and not any(a <= start < b for a, b in quoted)
+                ):
+                    raw = word
                     removed.add(k + 1)
                     k += 1
             if not raw:
@@ -178,7 +192,9 @@ def parse_command(text: str) -> Command:
                 raise RequestInvalid(msg, field=field_name, allowed=allowed)
             values[field_name] = _value(name, field_name, raw)
         k += 1
-    return Command(prompt=_without(text, tokens, removed), options=Options(**values))
+    return Command(
+        prompt=_without(text, tokens, removed), options=Options(**values), links=tuple(links)
+    )
 
 
 def _without(text: str, tokens: list[tuple[int, int]], removed: set[int]) -> str:
