@@ -172,14 +172,14 @@ async def test_readyz_is_503_while_starting_and_while_draining(
     token = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789"
     port = free_port()
     async with FakeTelegram(token) as fake, httpx.AsyncClient() as http:
-        fake.slow("getMe", 1.5)  # the adapter is still logging in
+        fake.slow("getMe", 3)  # the adapter is still logging in
         stop = asyncio.Event()
         task = asyncio.create_task(run(tg_settings(settings, fake, port=port), stop=stop))
         try:
             await until(lambda: probe(http, port, "/healthz"), within=10)
             while_starting = await probe(http, port, "/readyz")
             await until(lambda: answers(http, port, "/readyz", 200), within=20)
-            fake.slow("sendVideo", 3)  # a delivery in progress when the stop comes
+            fake.slow("sendVideo", 4)  # a delivery in progress when the stop comes
             fake.photo_message(USER, "waves", photo=fake.add_file(SAMPLE_IMAGE.read_bytes()))
             await until(lambda: fake.calls_of("sendVideo"), within=20)
             stop.set()
