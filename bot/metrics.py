@@ -23,7 +23,7 @@ from bot.errors import (
     ApiUnavailable,
     RateLimited,
 )
-from bot.model.job import Job, JobStatus
+from bot.model.job import TERMINAL, Job, JobStatus
 
 __all__ = [
     "FLOOD_WAIT",
@@ -32,12 +32,15 @@ __all__ = [
     "JOBS_WAITING",
     "JOB_DELIVERY_LAG",
     "JOB_DURATION",
+    "KEEVX_ENDPOINTS",
     "KEEVX_REQUESTS",
+    "KEEVX_RESULTS",
     "KEEVX_RETRIES",
     "LEADER",
     "PLATFORM_SENDS",
     "READY",
     "REGISTRY",
+    "SEND_RESULTS",
     "VIDEOS_DELIVERED",
     "flood_wait",
     "job_saved",
@@ -45,6 +48,7 @@ __all__ = [
     "keevx_result",
     "leading",
     "platform_send",
+    "platform_started",
 ]
 
 REGISTRY = CollectorRegistry()
@@ -52,6 +56,18 @@ REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
 
 _P = "keevx_bot"
+KEEVX_ENDPOINTS = ("upload", "create", "query")
+KEEVX_RESULTS = (
+    "ok",
+    "rate_limited",
+    "server_error",
+    "rejected",
+    "no_answer",
+    "network_error",
+    "bad_answer",
+    "error",
+)
+SEND_RESULTS = ("ok", "flood_limited", "refused", "failed")
 # A job takes from seconds (the sandbox) to Keevx's 20-minute timeout and beyond.
 _JOB_BUCKETS = (5, 15, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600, float("inf"))
 _SHORT_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, float("inf"))
@@ -137,6 +153,23 @@ READY = Gauge(
     "1 while /readyz answers 200: the store is open, the platforms are started, not draining",
     registry=REGISTRY,
 )
+
+
+for _endpoint in KEEVX_ENDPOINTS:  # at 0 from the start: see platform_started
+    KEEVX_RETRIES.labels(_endpoint)
+    for _result in KEEVX_RESULTS:
+        KEEVX_REQUESTS.labels(_endpoint, _result)
+
+
+def platform_started(platform: str) -> None:
+    """Start ``platform``'s series at 0, so they show before its first event and a
+    Prometheus ``increase()`` counts that event (a series first seen at 1 loses it)."""
+    for status in TERMINAL:
+        JOBS_FINISHED.labels(status.value, platform)
+    for result in SEND_RESULTS:
+        PLATFORM_SENDS.labels(platform, result)
+    for labelled in (VIDEOS_DELIVERED, JOB_DURATION, JOB_DELIVERY_LAG, FLOOD_WAIT):
+        labelled.labels(platform)
 
 
 def job_saved(before: Job, after: Job) -> None:

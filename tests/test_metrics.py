@@ -278,3 +278,41 @@ async def _rate_limited_job(bot: Bot) -> tuple[Samples, Job]:
     fake.expire(payload["token"])  # everything goes to the channel with the bot token
     [job] = await bot.until(lambda: bot.jobs())
     return before, await bot.status_of(job.id, *OVER)
+
+
+def test_result_labels_come_from_the_known_sets() -> None:
+    from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+    from adapters.discord.metered import send_result as discord_result
+    from adapters.telegram.metered import send_result as telegram_result
+    from bot.errors import ApiProtocolError, ApiTimeout, ApiUnavailable, RateLimited
+
+    keevx = [
+        metrics.keevx_result(e)
+        for e in (
+            None,
+            RateLimited("", retry_after=1),
+            ApiUnavailable("", status=500),
+            ApiRejected("", status=400, code=100001),
+            ApiTimeout(""),
+            ApiUnavailable(""),
+            ApiProtocolError("", status=200),
+            ValueError(),
+        )
+    ]
+    assert keevx == list(metrics.KEEVX_RESULTS)
+    telegram = [
+        telegram_result(e)
+        for e in (
+            None,
+            RetryAfter(3),
+            BadRequest("x"),
+            Forbidden("x"),
+            TimedOut(),
+            NetworkError("x"),
+        )
+    ]
+    assert telegram == ["ok", "flood_limited", "refused", "refused", "failed", "failed"]
+    discord = [discord_result(s) for s in (200, 204, 429, 403, 404, 500, None)]
+    assert discord == ["ok", "ok", "flood_limited", "refused", "refused", "failed", "failed"]
+    assert set(telegram) | set(discord) == set(metrics.SEND_RESULTS)

@@ -216,6 +216,7 @@ class TelegramAdapter:
             if lead is not None:
                 await self._begin_polling(lead)
             else:
+                metrics.leading(POLLER_ROLE, False)
                 log.info("telegram: another instance polls; this one stands by")
             self._lead_task = asyncio.create_task(self._keep_lead(), name="telegram-leader")
         self._started = True

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from bot import metrics
 from bot.app.probes import MetricsPage, Readiness
 from bot.app.web import WebServer
 from bot.errors import ConfigError
@@ -180,6 +181,7 @@ class Core:
         await self.start_web()
         for adapter in adapters:
             self._adapters[adapter.platform] = adapter
+            metrics.platform_started(adapter.platform)
         if self._poller_task is None:
             self._poller_task = asyncio.create_task(self.poller.run(), name="poller")
             if isinstance(self.store, JobEvents):  # other instances' changes wake this one
