@@ -2,8 +2,9 @@
 
 bot.model    plain values and rules: the model and the errors only
 bot.settings the configuration: the model and the errors
-bot.keevx    the Keevx API: the model, the errors, itself
-bot.jobs     the engine: the model, keevx, settings, errors, adapters.base (its port)
+bot.metrics  the Prometheus metrics: the model and the errors (so every layer may record)
+bot.keevx    the Keevx API: the model, the errors, the metrics, itself
+bot.jobs     the engine: the model, keevx, settings, errors, metrics, adapters.base (its port)
 bot.app      wiring and operator tools: anything; the only importer of storage and adapters
 storage      the stores: the model and the errors only
 adapters     the platforms: the core and the shared web server and logs; never storage, the
@@ -54,13 +55,15 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "bot.model": ("bot.model", "bot.errors"),
     "bot.errors": (),
     "bot.settings": ("bot.model", "bot.errors"),
-    "bot.keevx": ("bot.keevx", "bot.model", "bot.errors"),
+    "bot.metrics": ("bot.model", "bot.errors"),
+    "bot.keevx": ("bot.keevx", "bot.model", "bot.errors", "bot.metrics"),
     "bot.jobs": (
         "bot.jobs",
         "bot.keevx",
         "bot.model",
         "bot.errors",
         "bot.settings",
+        "bot.metrics",
         "adapters.base",
     ),
     "storage": ("storage", "bot.model", "bot.errors"),
@@ -113,6 +116,8 @@ def test_the_walk_sees_lazy_and_relative_imports() -> None:
         ("adapters.telegram.adapter", "bot.app.runtime"),
         ("storage.sqlite", "bot.jobs.ports"),
         ("bot.keevx.client", "bot.jobs.pipeline"),
+        ("bot.metrics", "bot.jobs.ports"),
+        ("storage.sqlite", "bot.metrics"),
     ],
 )
 def test_the_rule_catches_a_forbidden_edge(module: str, imported: str) -> None:

@@ -26,6 +26,7 @@ from discord import app_commands
 from adapters.discord.actions import Buttons
 from adapters.discord.commands import build_tree
 from adapters.discord.intake import Intake
+from adapters.discord.metered import metered_trace
 from adapters.discord.views import Action, JobButton
 
 __all__ = ["VideoBotClient", "commands_digest", "sync_commands"]
@@ -99,6 +100,7 @@ class VideoBotClient(discord.Client):
             # posts do, and only the requester): a refusal repeating "<@id>" or
             # "@everyone" from a message must not ping.
             allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=metered_trace(),
         )
         self.intake = intake
         self.buttons = buttons

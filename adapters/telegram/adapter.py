@@ -20,7 +20,6 @@ from telegram import BotCommand, Message, Update
 from telegram.constants import FileSizeLimit
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -36,6 +35,7 @@ from adapters.telegram.commands import Commands
 from adapters.telegram.delivery import Deliverer
 from adapters.telegram.handlers import MessageRouter
 from adapters.telegram.intake import Intake, reply
+from adapters.telegram.metered import MeteredRateLimiter
 from adapters.telegram.polling import UpdateFetcher
 from adapters.telegram.redact import protect_logs, unprotect_logs
 from adapters.telegram.status import StatusBoard
@@ -45,6 +45,7 @@ from adapters.telegram.webhook import (
     make_secret,
     webhook_path,
 )
+from bot import metrics
 from bot.app.web import WebServer
 from bot.errors import ConfigError
 from bot.jobs.service import JobService
@@ -54,6 +55,7 @@ from bot.settings import Settings
 __all__ = ["COMMANDS", "TelegramAdapter"]
 
 log = logging.getLogger("adapters.telegram")
+POLLER_ROLE = "telegram_poller"  # the metrics' leader role of the getUpdates instance
 
 COMMANDS = [
     BotCommand("video", "Make a video: /video <prompt> [options], with or replying to a photo"),
@@ -120,7 +122,7 @@ class TelegramAdapter:
             .base_url(f"{api}/bot")
             .base_file_url(f"{api}/file/bot")
             .local_mode(self.local_mode)
-            .rate_limiter(AIORateLimiter(max_retries=1))
+            .rate_limiter(MeteredRateLimiter(max_retries=1))
             .concurrent_updates(16)
             .media_write_timeout(120)
         )
@@ -217,6 +219,7 @@ class TelegramAdapter:
             if lead is not None:
                 await self._begin_polling(lead)
             else:
+                metrics.leading(POLLER_ROLE, False)
                 log.info("telegram: another instance polls; this one stands by")
             self._lead_task = asyncio.create_task(self._keep_lead(), name="telegram-leader")
         self._started = True
@@ -267,6 +270,7 @@ class TelegramAdapter:
 
     async def _begin_polling(self, lead: Lead) -> None:
         self._lead = lead
+        metrics.leading(POLLER_ROLE, True)
         assert self.fetcher is not None
         log.info("telegram: this instance leads: long polling starts")
         await self.fetcher.start()
@@ -277,6 +281,7 @@ class TelegramAdapter:
             await self.fetcher.stop(grace=self.router.albums.cap + 10)
         lead, self._lead = self._lead, None
         if lead is not None:
+            metrics.leading(POLLER_ROLE, False)
             await lead.release()
 
     async def _keep_lead(self) -> None:

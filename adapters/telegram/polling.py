@@ -26,6 +26,7 @@ from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from adapters.telegram.errors import retry_seconds
+from bot import metrics
 
 __all__ = ["UpdateFetcher"]
 
@@ -122,6 +123,7 @@ class UpdateFetcher:
                 log.error("telegram refused the bot token: polling stops")
                 return
             except RetryAfter as exc:
+                metrics.flood_wait("telegram", retry_seconds(exc))
                 await asyncio.sleep(retry_seconds(exc))
                 continue
             except TelegramError as exc:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from bot import metrics
+from bot.app.probes import MetricsPage, Readiness
 from bot.app.web import WebServer
 from bot.errors import ConfigError
 from bot.jobs.callbacks import CALLBACK_PATH, KeevxCallbacks
@@ -71,6 +73,7 @@ class Core:
         self._poller_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._web_started = False
+        self.readiness = Readiness()
 
     async def __aenter__(self) -> Core:
         try:
@@ -97,6 +100,7 @@ class Core:
         )
         self.store = await open_store(settings.database_url, worker=True)
         self._stack.push_async_callback(self.store.close)
+        self.readiness.update(store_open=True)
         self.keevx = KeevxClient(
             api_key,
             base_url,
@@ -112,6 +116,8 @@ class Core:
         self.web: WebServer | None = None
         if settings.port is not None or settings.public_url:
             self.web = WebServer(port=settings.port if settings.port is not None else 8080)
+            self.web.add_route("GET", "/readyz", self.readiness.handle)
+            self.web.add_route("GET", "/metrics", MetricsPage(self.store).handle)
         callback_url = None
         if settings.public_url and self.web is not None:
             callbacks = KeevxCallbacks(
@@ -179,12 +185,14 @@ class Core:
         await self.start_web()
         for adapter in adapters:
             self._adapters[adapter.platform] = adapter
+            metrics.platform_started(adapter.platform)
         if self._poller_task is None:
             self._poller_task = asyncio.create_task(self.poller.run(), name="poller")
             if isinstance(self.store, JobEvents):  # other instances' changes wake this one
                 self._watch_task = asyncio.create_task(
                     self.store.watch(self.poller.wake), name="job-events"
                 )
+        self.readiness.update(platforms_started=True)
         self.poller.wake()
 
     async def __aexit__(
@@ -193,6 +201,7 @@ class Core:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.readiness.update(draining=True)
         if self._poller_task is not None:
             await self.poller.stop(self.stop_grace)
             tasks = [t for t in (self._poller_task, self._watch_task) if t is not None]
@@ -243,6 +252,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         finally:
             # No new requests; deliveries in progress still need their adapter, so the
             # poller stops (within its grace) before the adapters disconnect.
+            core.readiness.update(draining=True)
             for adapter in started:
                 await adapter.drain()
             await core.poller.stop(core.stop_grace)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from bot import metrics
 from bot.errors import (
     ApiRejected,
     ApiTimeout,
@@ -504,9 +505,11 @@ class Pipeline:
 
     async def _save(self, job: Job, *, release: bool, **changes: Any) -> Job:
         """Commit ``changes``; ``release`` lets go of the lease (this step is the last for now)."""
-        return await self._store.update(
+        saved = await self._store.update(
             job.evolve(updated_at=self._now(), **changes), release=release
         )
+        metrics.job_saved(job, saved)
+        return saved
 
 
 async def forget_images(store: JobStore, images: Sequence[str]) -> None:

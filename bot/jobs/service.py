@@ -13,6 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+from bot import metrics
 from bot.errors import Conflict, RequestInvalid
 from bot.jobs.images import DECODES_AT_ONCE, ImageFile, prepare_image
 from bot.jobs.limits import Gatekeeper, Stats
@@ -202,6 +203,7 @@ class JobService:
                 field="job",
                 value=job_id,
             ) from None
+        metrics.job_saved(job, cancelled)
         await forget_images(self._store, job.images)
         log.info("job %s: cancelled by %s", job_id, user_id)
         return cancelled

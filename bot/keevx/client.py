@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot import metrics
 from bot.errors import (
     ApiProtocolError,
     ApiRejected,
@@ -187,7 +188,9 @@ class KeevxClient:
             )
 
         try:
-            data = await self._call(build, create=False, deadline=self._retry.upload_deadline)
+            data = await self._call(
+                build, create=False, deadline=self._retry.upload_deadline, endpoint="upload"
+            )
         finally:
             for handle in handles:
                 handle.close()
@@ -212,6 +215,7 @@ class KeevxClient:
                 ),
                 create=True,
                 deadline=self._retry.deadline,
+                endpoint="create",
             )
             ids = data.get("task_ids")
             if not isinstance(ids, list) or not ids or not all(map(valid_task_id, ids)):
@@ -238,6 +242,7 @@ class KeevxClient:
             ),
             create=False,
             deadline=self._retry.deadline,
+            endpoint="query",
         )
         if data.get("task_id") != task_id:
             raise ApiProtocolError("query answer is about another task", status=200)
@@ -257,19 +262,21 @@ class KeevxClient:
         )
 
     async def _call(
-        self, build: Callable[[], httpx.Request], *, create: bool, deadline: float
+        self, build: Callable[[], httpx.Request], *, create: bool, deadline: float, endpoint: str
     ) -> dict[str, Any]:
         """Send until an answer, a final error or the retries run out; return ``data``."""
         retries = 0
         while True:
             await self._limiter.wait()
             try:
-                return await self._attempt(build(), create=create, deadline=deadline)
+                with metrics.keevx_request(endpoint):
+                    return await self._attempt(build(), create=create, deadline=deadline)
             except _Retry as retry:
                 error, wait = retry.error, retry.wait
             if retries >= self._retry.max_retries:
                 raise error from error.__cause__
             retries += 1
+            metrics.KEEVX_RETRIES.labels(endpoint).inc()
             if wait:
                 await self._sleep(wait)
 
