@@ -48,10 +48,10 @@ from typing import Any
 from unittest import mock
 
 from aiohttp import web
-from telegram.ext import AIORateLimiter
 
 import adapters.telegram.adapter as adapter_module
 from adapters.telegram import TelegramAdapter
+from adapters.telegram.metered import MeteredRateLimiter
 from bench import intake
 from bench.common import count_creates, cpu_seconds, percentile, wait_until, write_result
 from bench.poll import start_sandbox
@@ -197,12 +197,12 @@ def _spans(start: dict[int, float], end: dict[int, float]) -> list[float]:
 
 
 def _adapter(settings: Settings, core: Core, *, flood_limit: bool) -> TelegramAdapter:
-    """The adapter as the bot builds it; without ``flood_limit`` its ``AIORateLimiter``
+    """The adapter as the bot builds it; without ``flood_limit`` its rate limiter
     (30 chat-bound calls a second, Telegram's limit) is built with no limits."""
     if flood_limit:
         return TelegramAdapter(settings, core.service)
-    unlimited = functools.partial(AIORateLimiter, overall_max_rate=0, group_max_rate=0)
-    with mock.patch.object(adapter_module, "AIORateLimiter", unlimited):
+    unlimited = functools.partial(MeteredRateLimiter, overall_max_rate=0, group_max_rate=0)
+    with mock.patch.object(adapter_module, "MeteredRateLimiter", unlimited):
         return TelegramAdapter(settings, core.service)
 
 
