@@ -8,12 +8,25 @@ buttons apply. Adapters only word and draw the view, each in its platform's way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
 from bot.model.job import ACTIVE, Job, JobStatus, TaskState
 
-__all__ = ["AGAIN_AFTER", "CANCELLABLE", "Action", "Phase", "StatusView", "status_view"]
+__all__ = [
+    "AGAIN_AFTER",
+    "CANCELLABLE",
+    "CONFIRM_AGAIN",
+    "LOST_ANSWER",
+    "RESTARTED",
+    "VIDEO_LINK_LIFETIME",
+    "Action",
+    "Phase",
+    "StatusView",
+    "link_expires",
+    "status_view",
+]
 
 # Once the video is made (`succeeded`) it is being delivered: cancelling then would race
 # the post, so the answer is "too late" instead.
@@ -22,7 +35,25 @@ CANCELLABLE: Final = ACTIVE - {JobStatus.SUCCEEDED}
 AGAIN_AFTER: Final = frozenset(
     {JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.UNKNOWN}
 )
-FAILED_REASON: Final = "Keevx could not make this video"
+# Endings where the first video may still be made, and charged: Again asks first.
+CONFIRM_AGAIN_AFTER: Final = frozenset({JobStatus.UNKNOWN})
+FAILED_REASON: Final = "Keevx could not make this video."
+# Why a job ended `unknown`; the pipeline stores the one that applies as the job's error.
+LOST_ANSWER: Final = (
+    "My request may have reached Keevx, but its answer was lost, so I cannot tell whether"
+    " the video is being made. I did not send the request again, so you are not charged"
+    " twice; if Keevx made the video, it may still arrive here."
+)
+RESTARTED: Final = (
+    "I restarted while I was asking Keevx to make this video, so I cannot tell whether"
+    " Keevx got the request. I did not send it again, so you are not charged twice;"
+    " if Keevx made the video, it may still arrive here."
+)
+CONFIRM_AGAIN: Final = (
+    "Keevx may still be making job #{job}, so making it again may charge you twice."
+    " Use “Again anyway” to go ahead."
+)
+VIDEO_LINK_LIFETIME: Final = timedelta(days=7)  # Keevx keeps a finished video this long
 
 
 class Phase(StrEnum):
@@ -46,6 +77,7 @@ class Action(StrEnum):
     """What a person may do about a job; the value names its button (``keevx:<action>:<id>``)."""
 
     AGAIN = "again"
+    AGAIN_ANYWAY = "again-anyway"  # Again, once the person knows it may charge twice
     DELETE = "delete"
     CANCEL = "cancel"
 
@@ -56,7 +88,8 @@ class StatusView:
 
     ``reason`` explains an ending nobody asked for (``None`` otherwise);
     ``queue_position`` is the job's place in the bot's line while queued;
-    ``tasks_done`` of ``tasks_total`` are the videos Keevx has finished.
+    ``tasks_done`` of ``tasks_total`` are the videos Keevx has finished;
+    ``confirm_again`` says Again must ask first, since it may charge twice.
     """
 
     phase: Phase
@@ -65,6 +98,7 @@ class StatusView:
     tasks_done: int = 0
     tasks_total: int = 0
     actions: frozenset[Action] = frozenset()
+    confirm_again: bool = False
 
     @property
     def over(self) -> bool:
@@ -116,4 +150,17 @@ def status_view(job: Job) -> StatusView:
         tasks_done=sum(t.done for t in job.tasks),
         tasks_total=len(job.tasks),
         actions=frozenset(actions),
+        confirm_again=Action.AGAIN in actions and status in CONFIRM_AGAIN_AFTER,
     )
+
+
+def link_expires(job: Job, url: str) -> datetime:
+    """When Keevx deletes the video at ``url``: :data:`VIDEO_LINK_LIFETIME` after it was made.
+
+    Made when the bot first saw its task finished; for older jobs, which did not
+    record that, the submission (the earliest it can have been made) is used.
+    """
+    start = job.submitted_at or job.created_at
+    task = next((t for t in job.tasks if t.video_url == url), None)
+    made = start + timedelta(seconds=task.done_after or 0) if task is not None else start
+    return made + VIDEO_LINK_LIFETIME
