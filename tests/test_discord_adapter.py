@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -260,7 +261,13 @@ async def test_video_over_the_limit_becomes_an_embed_link(bot: Bot) -> None:
     assert not result.files
     [embed] = result.json["embeds"]
     assert embed["url"].startswith(bot.sandbox.base_url.rsplit("/v1", 1)[0])
-    assert "expires" in embed["description"] and "<t:" in embed["description"]
+    # Seven days from when Keevx made the video, not from this post.
+    (task,) = job.tasks
+    assert job.submitted_at is not None and task.done_after is not None
+    made = job.submitted_at + timedelta(seconds=task.done_after)
+    expires = int((made + timedelta(days=7)).timestamp())
+    assert f"expires <t:{expires}:R>" in embed["description"]
+    assert embed["title"] == f"Watch the video (job #{job.id})"
     assert embed["image"]["url"]
     links = [c for row in result.json["components"] for c in row["components"] if c.get("url")]
     assert links and links[0]["url"] == embed["url"]
