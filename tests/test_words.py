@@ -47,6 +47,7 @@ from tests.test_telegram_adapter import (
 )
 
 D_USER = FakeDiscord.USER_ID
+MOD = FakeDiscord.MOD_ID
 # What an operator reads and a user must not: setting names, exception names, HTTP codes.
 JARGON = re.compile(
     r"\b[A-Z]+_[A-Z_]+\b|\b\w+(Error|Exception)\b|\bHTTP\b|\b[45]\d\d\b|\b1000\d\d\b"
@@ -405,3 +406,14 @@ async def test_privacy_mode_is_reported_to_the_operator(
     tg.bot_user["can_read_all_group_messages"] = True
     checks = {c.name: c for c in await diagnose(s)}
     assert "privacy" not in checks["telegram"].detail
+
+
+async def test_discord_settings_are_told_in_words(dc: Bot) -> None:
+    fake = dc.fake
+    payload = await fake.push_interaction(
+        fake.slash("settings", {"model": "KL", "aspect_ratio": "9:16", "count": 2}, user=MOD)
+    )
+    [call] = await fake.wait_for(lambda: fake.find_calls("POST", f"/interactions/{payload['id']}/"))
+    assert call.json["data"]["content"] == (
+        "This server's defaults: model KL, aspect ratio 9:16, 2 videos."
+    )

@@ -228,11 +228,7 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
             return
         if given != Options():
             await intake.service.set_chat_defaults(PLATFORM, guild, merged)
-        shown = (
-            ", ".join(f"{k} {v}" for k, v in vars(merged).items() if v is not None)
-            or "none (each model's own defaults)"
-        )
-        await interaction.response.send_message(f"This server's defaults: {shown}.", ephemeral=True)
+        await interaction.response.send_message(render.settings_text(merged), ephemeral=True)
 
     @app_commands.context_menu(name="Make a video")
     async def make_video(interaction: discord.Interaction[Any], message: discord.Message) -> None:

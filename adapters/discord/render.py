@@ -24,7 +24,7 @@ from bot.errors import LimitReached, RequestInvalid
 from bot.jobs.limits import Stats
 from bot.model.help import HELP
 from bot.model.job import Job
-from bot.model.rules import plural
+from bot.model.rules import Options, plural
 from bot.model.status import VIDEO_LINK_LIFETIME, Phase, link_expires, status_view
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "public_refusal",
     "refusal",
     "result_text",
+    "settings_text",
     "stats_text",
     "status_text",
     "timestamp",
@@ -216,6 +217,20 @@ def job_list(jobs: Sequence[Job], usage: Sequence[str] = ()) -> str:
             f"{timestamp(job.created_at)} · {job.request.summary()} · {plain(short)}"
         )
     return fit("\n".join([*lines, *tail]))
+
+
+def settings_text(defaults: Options) -> str:
+    """A server's saved defaults in words: ``model KL, aspect ratio 9:16, 2 videos``."""
+    values = []
+    for name, value in vars(defaults).items():
+        if value is None:
+            continue
+        if name == "count":
+            values.append(plural(value, texts.VIDEO_ONE, texts.VIDEO_MANY))
+            continue
+        shown = (texts.ON if value else texts.OFF) if name == "audio" else value
+        values.append(texts.SETTING_ITEMS[name].format(value=shown))
+    return texts.SETTINGS.format(values=", ".join(values)) if values else texts.NO_SETTINGS
 
 
 def stats_text(stats: Stats) -> str:

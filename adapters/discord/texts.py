@@ -45,6 +45,21 @@ LIMIT_IN_PUBLIC: Final = (
     "You have reached a limit on your videos for now: /jobs shows you the details."
 )
 
+# /settings
+SETTINGS: Final = "This server's defaults: {values}."
+NO_SETTINGS: Final = "This server has no defaults of its own: each model's own apply."
+SETTING_ITEMS: Final = {
+    "model": "model {value}",
+    "aspect_ratio": "aspect ratio {value}",
+    "resolution": "resolution {value}",
+    "duration": "{value} s",
+    "audio": "audio {value}",
+}
+ON: Final = "on"
+OFF: Final = "off"
+VIDEO_ONE: Final = "{count} video"
+VIDEO_MANY: Final = "{count} videos"
+
 # Buttons.
 NO_JOB_ANY_MORE: Final = "There is no job #{job} any more."
 DELETE_NOT_YOURS: Final = "Only the person who asked for job #{job} or a moderator can delete it."
