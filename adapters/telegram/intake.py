@@ -115,7 +115,7 @@ class Intake:
             request = request.evolve(notes=(*request.notes, *notes))
         if any(ref.size is not None and ref.size > self.download_limit for ref in images):
             if not self.local_mode:
-                log.info("image over 20 MB refused: a local Bot API server would take it")
+                log.info("image over 20 MB refused: TELEGRAM_LOCAL_MODE=1 would lift the limit")
             await reply(msg, TOO_BIG_TEXT)
             return
         user = msg.from_user
