@@ -8,7 +8,6 @@ core's jobs and results into platform messages through this protocol.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from bot.model.job import Job, Target, Video
@@ -50,8 +49,10 @@ class ChatAdapter(Protocol):
         """
         ...
 
-    async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
-        """Post the job's videos in reply to its request; return the message ids.
+    async def deliver(self, job: Job, video: Video) -> str:
+        """Post one of the job's videos in reply to its request; return the message id.
+
+        The core records the id before it posts the next, so each video is posted once.
 
         Raises :class:`~bot.errors.TooLarge` (the core retries with links),
         :class:`~bot.errors.RecipientGone` (never retried) or

@@ -156,13 +156,12 @@ class BenchAdapter(QuietAdapter):
             self.finished[job.id] = job.status.value
         return f"status-{job.id}"
 
-    async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
+    async def deliver(self, job: Job, video: Video) -> str:
         at = self._clock()
         self.jobs[job.id] = at
-        for task in job.tasks:
-            self.delivered[task.task_id] = at
-        self.sizes.extend(v.size or 0 for v in videos)
-        return [f"video-{job.id}-{n}" for n in range(len(videos))]
+        self.delivered[job.tasks[video.number - 1].task_id] = at
+        self.sizes.append(video.size or 0)
+        return f"video-{job.id}-{video.number - 1}"
 
     @property
     def done(self) -> bool:

@@ -115,12 +115,12 @@ class ReportingAdapter(QuietAdapter):
             emit("end", time.monotonic(), job.id, job.status.value)
         return f"status-{job.id}"
 
-    async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
+    async def deliver(self, job: Job, video: Video) -> str:
         if self.hold:
             emit("hold", time.monotonic(), job.id)
             await asyncio.sleep(self.hold)
         emit("deliver", time.monotonic(), job.id)
-        return [f"video-{job.id}-{n}" for n in range(len(videos))]
+        return f"video-{job.id}-{video.number - 1}"
 
 
 def instrument(core: Core) -> None:

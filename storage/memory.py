@@ -26,10 +26,6 @@ __all__ = ["MemoryJobStore"]
 T = TypeVar("T")
 Who = tuple[str | None, str | None]  # (platform, user_id)
 
-# Statuses that give a job's videos back to the user's daily count (so does a job
-# cancelled before it reached Keevx, with no task yet), as in ``SQL_VIDEOS_SINCE``.
-GIVEN_BACK = frozenset({JobStatus.FAILED, JobStatus.EXPIRED})
-
 
 def _stored(job: Job, **changes: Any) -> Job:
     """``job`` with ``changes``, as a database would give it back: nothing a caller shares."""
@@ -56,13 +52,6 @@ def _limit(items: Iterable[T], limit: int) -> list[T]:
 
 def _who(job: Job) -> tuple[str, str]:
     return job.target.platform, job.target.user_id
-
-
-def _spent(job: Job) -> bool:
-    """Whether the job's videos count against the user's daily limit."""
-    if job.status in GIVEN_BACK:
-        return False
-    return not (job.status is JobStatus.CANCELLED and not job.tasks)
 
 
 class MemoryJobStore:
@@ -256,9 +245,9 @@ class MemoryJobStore:
 
     def _videos(self, platform: str, user_id: str, since: datetime) -> int:
         return sum(
-            j.request.count
+            j.videos_charged
             for j in self._jobs.values()
-            if _who(j) == (platform, user_id) and j.created_at >= since and _spent(j)
+            if _who(j) == (platform, user_id) and j.created_at >= since
         )
 
     async def queue_position(self, job_id: int) -> int:

@@ -28,7 +28,6 @@ from bot.model.database_url import redacted_url, url_passwords
 from bot.model.job import ACTIVE, TERMINAL, ImageData, Job, JobStatus, Target, TaskResult
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import VideoRequest
-from storage.memory import GIVEN_BACK
 from storage.sqlite import DURATIONS_KEPT, IMPORT_BATCH, batches
 
 __all__ = ["MIGRATIONS", "PostgresJobStore"]
@@ -112,6 +111,13 @@ MIGRATIONS: tuple[str, ...] = (
         data BYTEA NOT NULL
     );
     """,
+    # 4: what each job counts against its requester's daily allowance (Job.videos_charged:
+    # videos that did not arrive are given back), as the old rule had it for older rows.
+    """
+    ALTER TABLE jobs ADD COLUMN videos_charged INTEGER NOT NULL DEFAULT 0;
+    UPDATE jobs SET videos_charged = (request->>'count')::int
+    WHERE status NOT IN ('failed', 'expired') AND NOT (status = 'cancelled' AND tasks = '[]');
+    """,
 )
 
 # Advisory lock keys: (LOCKS, purpose) for the store's own, (QUOTA_LOCKS, user hash) per user.
@@ -148,12 +154,10 @@ SELECT MIN(t) FROM (
     WHERE {_LIVE} AND next_run_at < COALESCE((SELECT at FROM first), 'infinity')
 ) AS due
 """
-_GIVEN_BACK = ", ".join(repr(s.value) for s in sorted(GIVEN_BACK))
-SQL_VIDEOS_SINCE = f"""
-SELECT COALESCE(SUM((request->>'count')::int), 0) FROM jobs
+# Each row carries what it counts (Job.videos_charged), kept up to date by every write.
+SQL_VIDEOS_SINCE = """
+SELECT COALESCE(SUM(videos_charged), 0) FROM jobs
 WHERE platform = %(platform)s AND user_id = %(user_id)s AND created_at >= %(since)s
-  AND status NOT IN ({_GIVEN_BACK})
-  AND NOT (status = '{JobStatus.CANCELLED.value}' AND tasks = '[]'::jsonb)
 """
 SQL_ACTIVE_OF_USER = f"""
 SELECT COUNT(*) FROM jobs WHERE platform = %(platform)s AND user_id = %(user_id)s AND {_LIVE}
@@ -194,6 +198,7 @@ def _columns(job: Job) -> dict[str, Any]:
         "error": job.error,
         "status_message_id": job.status_message_id,
         "create_requests": job.create_requests,
+        "videos_charged": job.videos_charged,
     }
 
 

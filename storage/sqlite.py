@@ -97,6 +97,13 @@ MIGRATIONS: tuple[str, ...] = (
         data BLOB NOT NULL
     );
     """,
+    # 6: what each job counts against its requester's daily allowance (Job.videos_charged:
+    # videos that did not arrive are given back), as the old rule had it for older rows.
+    """
+    ALTER TABLE jobs ADD COLUMN videos_charged INTEGER NOT NULL DEFAULT 0;
+    UPDATE jobs SET videos_charged = json_extract(request, '$.count')
+    WHERE status NOT IN ('failed', 'expired') AND NOT (status = 'cancelled' AND tasks = '[]');
+    """,
 )
 
 T = TypeVar("T")
@@ -135,13 +142,10 @@ SELECT MIN(t) FROM (
     WHERE {_LIVE} AND next_run_at < COALESCE((SELECT at FROM first), 9e18)
 )
 """
-# Videos a user spent: failed and expired jobs give theirs back, and so do jobs
-# cancelled before they reached Keevx (no task yet).
+# Each row carries what it counts (Job.videos_charged), kept up to date by every write.
 SQL_VIDEOS_SINCE = """
-SELECT COALESCE(SUM(json_extract(request, '$.count')), 0) FROM jobs
+SELECT COALESCE(SUM(videos_charged), 0) FROM jobs
 WHERE platform = :platform AND user_id = :user_id AND created_at >= :since
-  AND status NOT IN ('failed', 'expired')
-  AND NOT (status = 'cancelled' AND tasks = '[]')
 """
 SQL_ACTIVE_OF_USER = f"""
 SELECT COUNT(*) FROM jobs WHERE platform = :platform AND user_id = :user_id AND {_LIVE}
@@ -210,6 +214,7 @@ def _columns(job: Job) -> dict[str, Any]:
         "adopted": int(job.adopted),
         "queue_position": job.queue_position,
         "create_requests": job.create_requests,
+        "videos_charged": job.videos_charged,
     }
 
 
@@ -430,6 +435,11 @@ class SqliteJobStore:
             params,
         )
         if job is not None:
+            # What it counts follows from the whole row; a later write sets its own.
+            await self._db.execute(
+                "UPDATE jobs SET videos_charged = ? WHERE id = ? AND version = ?",
+                (job.videos_charged, job.id, job.version),
+            )
             return job
         current = await self.get(job_id)
         if current is None:

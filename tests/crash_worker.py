@@ -14,7 +14,6 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -47,19 +46,19 @@ class FileAdapter(QuietAdapter):
     async def show_status(self, job: Job) -> str | None:
         return "status"
 
-    async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
+    async def deliver(self, job: Job, video: Video) -> str:
         if CRASH_AT == "sending":
             die()
         if SEND_SECONDS:
             print(f"sending {job.id}", flush=True)
             await asyncio.sleep(SEND_SECONDS)
         with self.path.open("a") as out:
-            out.write(f"{job.id}\n" * len(videos))
+            out.write(f"{job.id}\n")
             out.flush()
             os.fsync(out.fileno())
         if CRASH_AT == "sent":
             die()
-        return [f"{job.id}-{n}" for n in range(len(videos))]
+        return f"{job.id}-{video.number}"
 
 
 def arm(core: Core) -> None:

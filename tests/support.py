@@ -36,7 +36,7 @@ class RecordingAdapter(QuietAdapter):
         self.platform = platform
         self.limit = limit
         self.statuses: list[tuple[int, JobStatus]] = []
-        self.delivered: list[tuple[int, list[Video]]] = []
+        self.delivered: list[tuple[int, Video]] = []
         self.video_bytes: list[int] = []
         self.fail_deliveries = 0
         self.fail_with: Exception = DeliveryError("platform is down")
@@ -55,16 +55,15 @@ class RecordingAdapter(QuietAdapter):
             self.finished.setdefault(job.id, asyncio.Event()).set()
         return f"status-{job.id}"
 
-    async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
+    async def deliver(self, job: Job, video: Video) -> str:
         if self.fail_deliveries:
             self.fail_deliveries -= 1
             raise self.fail_with
-        for video in videos:
-            if video.path is not None:
-                self.video_bytes.append(video.path.stat().st_size)
-                assert video.path.read_bytes()[4:8] == b"ftyp"
-        self.delivered.append((job.id, list(videos)))
-        return [f"video-{job.id}-{n}" for n in range(len(videos))]
+        if video.path is not None:
+            self.video_bytes.append(video.path.stat().st_size)
+            assert video.path.read_bytes()[4:8] == b"ftyp"
+        self.delivered.append((job.id, video))
+        return f"video-{job.id}-{video.number - 1}"
 
     async def wait(self, job_id: int, timeout: float = 20) -> None:
         event = self.finished.setdefault(job_id, asyncio.Event())

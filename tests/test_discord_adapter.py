@@ -23,7 +23,7 @@ from PIL import Image
 from adapters.discord import DiscordAdapter
 from adapters.discord.endpoints import point_at
 from bot.app.runtime import Core
-from bot.jobs.pipeline import CHAT_GONE
+from bot.jobs.pipeline import CHAT_GONE, Timing
 from bot.keevx.sandbox import Sandbox
 from bot.model.database_url import sqlite_path
 from bot.model.job import Job, JobStatus
@@ -97,10 +97,11 @@ async def running_bot(
     sandbox: Sandbox,
     *,
     guild_ids: tuple[int, ...] = (FakeDiscord.GUILD_ID,),
+    timing: Timing | None = None,
 ) -> AsyncIterator[Bot]:
     """Core and adapter on ``settings``; the fake and sandbox outlive it (for restarts)."""
     settings = discord_settings(settings, fake, guild_ids)
-    async with Core(settings, stop_grace=2.0) as core:
+    async with Core(settings, stop_grace=2.0, timing=timing) as core:
         adapter = DiscordAdapter(settings, core.service, guild_ready_timeout=0.05)
         await adapter.start()
         try:

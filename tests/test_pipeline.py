@@ -33,9 +33,9 @@ async def test_photo_becomes_delivered_video(
     seen: list[bytes] = []
     original = adapter.deliver
 
-    async def keep_copy(job, videos):  # type: ignore[no-untyped-def]
-        seen.extend(v.path.read_bytes() for v in videos if v.path)
-        return await original(job, videos)
+    async def keep_copy(job, video):  # type: ignore[no-untyped-def]
+        seen.append(video.path.read_bytes())
+        return await original(job, video)
 
     adapter.deliver = keep_copy  # type: ignore[method-assign]
     async with Core(settings) as core:
@@ -70,8 +70,10 @@ async def test_count_gives_several_videos(settings: Settings, tmp_path: Path) ->
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
     assert final is not None and final.status is JobStatus.DELIVERED
-    assert len(final.tasks) == 2 and len(adapter.delivered[0][1]) == 2
-    assert len(final.delivered_ids) == 2
+    assert len(final.tasks) == 2 and len(adapter.delivered) == 2
+    assert sorted((v.number, v.total) for _, v in adapter.delivered) == [(1, 2), (2, 2)]
+    per_task = {i for t in final.tasks for i in t.delivered_ids}
+    assert set(final.delivered_ids) == per_task and len(per_task) == 2 and final.error is None
 
 
 async def test_failed_task_tells_the_reason(settings: Settings, tmp_path: Path) -> None:
@@ -165,10 +167,10 @@ async def test_too_large_becomes_link(settings: Settings, tmp_path: Path) -> Non
         tiny = await submit(core.service, tmp_path, platform="small")
         await adapter.wait(job.id)
         await small.wait(tiny.id)
-    ((_, videos),) = adapter.delivered
-    assert videos[0].path is None and videos[0].url.endswith(".mp4")
-    ((_, videos),) = small.delivered
-    assert videos[0].path is None and videos[0].thumbnail_url
+    ((_, video),) = adapter.delivered
+    assert video.path is None and video.url.endswith(".mp4")
+    ((_, video),) = small.delivered
+    assert video.path is None and video.thumbnail_url
 
 
 async def test_cancelled_job_is_never_delivered(

@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 
 from bot.errors import DeliveryError
-from bot.jobs.delivery import RESULT_POLICY, ResultRefused, deliver_results, result_policy
+from bot.jobs.delivery import RESULT_POLICY, ResultRefused, deliver_video, result_policy
 from bot.jobs.safe_fetch import (
     FetchPolicy,
     FetchRefused,
@@ -102,6 +102,16 @@ def redirect(location: str) -> Handler:
         raise web.HTTPFound(location)
 
     return handler
+
+
+async def deliver_results(
+    job: Job,
+    adapter: RecordingAdapter,
+    http: httpx.AsyncClient,
+    policy: FetchPolicy = RESULT_POLICY,
+) -> list[str]:
+    """Each of the job's videos through the core's delivery, as the pipeline posts them."""
+    return [await deliver_video(job, t, adapter, http, policy=policy) for t in job.tasks]
 
 
 def job_for(*video_urls: str, thumbnail_url: str | None = None) -> Job:
@@ -264,7 +274,7 @@ async def test_the_trusted_origin_is_fetched_in_the_normal_sandbox_flow(
     adapter = RecordingAdapter()
     ids = await deliver_results(job, adapter, http, policy=result_policy(sandbox.base_url))
     assert ids == ["video-7-0"]
-    ((_, (video,)),) = adapter.delivered
+    ((_, video),) = adapter.delivered
     assert adapter.video_bytes == [video.size] and video.size and video.size > 1000
     assert video.url == status.video_url and video.thumbnail_url == status.thumbnail_url
     # The same link without the operator's origin trusted is a loopback address: refused.
@@ -313,7 +323,7 @@ async def test_over_the_upload_limit_the_video_goes_as_a_link(http: httpx.AsyncC
         job = job_for(f"{keevx.url}/v.mp4", thumbnail_url=f"{keevx.url}/t.webp")
         await deliver_results(job, adapter, http, policy=trusting(keevx))
         assert keevx.hits == {"/v.mp4": 1}  # the thumbnail is the platform's to fetch
-    ((_, (video,)),) = adapter.delivered
+    ((_, video),) = adapter.delivered
     assert video.path is None and video.size == len(MP4)
     assert video.url == f"{keevx.url}/v.mp4" and video.thumbnail_url == f"{keevx.url}/t.webp"
 
@@ -323,7 +333,7 @@ async def test_a_thumbnail_that_is_not_a_web_link_is_dropped(http: httpx.AsyncCl
     async with serve({"/v.mp4": body(MP4)}) as keevx:
         job = job_for(f"{keevx.url}/v.mp4", thumbnail_url="attach://file")
         await deliver_results(job, adapter, http, policy=trusting(keevx))
-    ((_, (video,)),) = adapter.delivered
+    ((_, video),) = adapter.delivered
     assert video.path is None and video.thumbnail_url is None
 
 

@@ -16,7 +16,7 @@ import pytest
 from bot.errors import Conflict, StoreError
 from bot.jobs.limits import RUNNING
 from bot.jobs.ports import JobStore
-from bot.model.job import ACTIVE, ImageData, Job, JobStatus, Target, TaskResult
+from bot.model.job import ACTIVE, ImageData, Job, JobStatus, Target, TaskResult, TaskState
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import Model, VideoRequest
 from storage.memory import MemoryJobStore
@@ -229,28 +229,46 @@ async def test_the_active_limit_is_named_first(store: JobStore) -> None:
     assert refused.value.kind is QuotaKind.ACTIVE and refused.value.used == 1
 
 
-async def test_failed_expired_and_unsubmitted_cancels_give_videos_back(store: JobStore) -> None:
-    task = (TaskResult(task_id="t"),)
-    given_back = [
-        new_job(status=JobStatus.FAILED, tasks=task),
-        new_job(status=JobStatus.EXPIRED, tasks=task),
-        new_job(status=JobStatus.CANCELLED),  # before Keevx: no task
+async def test_only_videos_that_arrived_or_may_yet_count_against_the_allowance(
+    store: JobStore,
+) -> None:
+    made = TaskResult(task_id="t", status=TaskState.SUCCEEDED, video_url="https://v/1.mp4")
+    arrived = replace(made, task_id="u", delivered_ids=("5",))
+    failed = TaskResult(task_id="f", status=TaskState.FAILED, error="no")
+    charged = [  # each job asks for 2 videos
+        (new_job(status=JobStatus.FAILED, tasks=(failed, failed)), 0),
+        (new_job(status=JobStatus.EXPIRED, tasks=(made,)), 0),
+        (new_job(status=JobStatus.CANCELLED), 0),  # before Keevx: no task
+        (new_job(status=JobStatus.UNDELIVERABLE, tasks=(made, made)), 0),
+        (new_job(status=JobStatus.DELIVERED, tasks=(arrived, failed)), 1),
+        (new_job(status=JobStatus.DELIVERED, tasks=(arrived, arrived)), 2),
+        (new_job(status=JobStatus.CANCELLED, tasks=(made,)), 1),  # Keevx made one
+        (new_job(status=JobStatus.UNKNOWN), 2),
+        (new_job(status=JobStatus.SUBMITTED, tasks=(made, made)), 2),
     ]
-    spent = [
-        new_job(status=JobStatus.CANCELLED, tasks=task),
-        new_job(status=JobStatus.UNKNOWN),
-        new_job(status=JobStatus.DELIVERED, tasks=task),
-        new_job(status=JobStatus.UNDELIVERABLE, tasks=task),
-        new_job(status=JobStatus.SUBMITTED, tasks=task),
-    ]
-    for job in given_back + spent:
+    for job, _ in charged:
         await store.add(job.evolve(request=REQUEST.evolve(count=2)))
     await store.add(new_job(target=user("7", "discord")))  # same id, other platform
-    assert await store.videos_since("telegram", "7", T0) == 2 * len(spent)
+    spent = sum(n for _, n in charged)
+    assert await store.videos_since("telegram", "7", T0) == spent
     assert await store.videos_since("telegram", "7", T0 + MINUTE) == 0
-    quota = Quota(max_active=0, max_videos=2 * len(spent) + 1, day_start=T0)
+    quota = Quota(max_active=0, max_videos=spent + 1, day_start=T0)
     _, created = await store.add(new_job(), quota=quota)
     assert created
+
+
+async def test_a_video_that_did_not_arrive_is_given_back_when_the_job_ends(
+    store: JobStore,
+) -> None:
+    made = TaskResult(task_id="t", status=TaskState.SUCCEEDED, video_url="https://v/1.mp4")
+    job, _ = await store.add(new_job(status=JobStatus.SUBMITTED, tasks=(made, made)))
+    assert await store.videos_since("telegram", "7", T0) == 1  # REQUEST asks for one
+    both = job.evolve(request=REQUEST.evolve(count=2))
+    job = await store.update(both)
+    assert await store.videos_since("telegram", "7", T0) == 2
+    one = (replace(made, delivered_ids=("8",)), replace(made, task_id="x", error="gone"))
+    await store.update(job.evolve(status=JobStatus.DELIVERED, tasks=one))
+    assert await store.videos_since("telegram", "7", T0) == 1
 
 
 # --- optimistic versions and transitions -------------------------------------

@@ -20,7 +20,7 @@ import pytest
 
 from adapters.telegram import TelegramAdapter
 from bot.app.runtime import Core
-from bot.jobs.pipeline import CHAT_GONE
+from bot.jobs.pipeline import CHAT_GONE, Timing
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.model.job import Job, JobStatus, Target
 from bot.settings import Settings
@@ -46,14 +46,19 @@ def tg_settings(settings: Settings, fake: FakeTelegram, **changes: Any) -> Setti
 
 @asynccontextmanager
 async def running(
-    settings: Settings, fake: FakeTelegram, *, own_server: bool = False, **changes: Any
+    settings: Settings,
+    fake: FakeTelegram,
+    *,
+    own_server: bool = False,
+    timing: Timing | None = None,
+    **changes: Any,
 ) -> AsyncIterator[tuple[Core, TelegramAdapter]]:
     """The core and a started adapter, polling the fake; stopped in the right order.
 
     In webhook mode the route goes on the core's web server unless ``own_server``.
     """
     s = tg_settings(settings, fake, **changes)
-    async with Core(s) as core:
+    async with Core(s, timing=timing) as core:
         adapter = TelegramAdapter(
             s,
             core.service,
@@ -201,19 +206,19 @@ async def test_image_sent_as_a_document(
     assert job.status is JobStatus.DELIVERED and job.request.prompt == "slow zoom"
 
 
-async def test_count_two_arrives_as_one_album(
+async def test_count_two_arrives_as_two_labelled_replies(
     settings: Settings, sandbox: Sandbox, fake: FakeTelegram
 ) -> None:
     async with running(settings, fake) as (core, _):
         photo = fake.photo_message(USER, "two takes --count 2", photo=_photo(fake))
-        group = await fake.wait_for("sendMediaGroup")
+        await fake.wait_for("sendVideo", 2)
         job = await final_job(core)
     assert job.status is JobStatus.DELIVERED and len(job.delivered_ids) == 2
-    media = group["media"]
-    assert len(media) == 2 and all(m["media"].data[4:8] == b"ftyp" for m in media)
-    assert group["reply_parameters"]["message_id"] == photo["message_id"]
-    assert "×2" in media[0]["caption"]
-    assert not fake.calls_of("sendVideo")
+    sent = [c for c in fake.calls_of("sendVideo") if c.status == 200]
+    assert all(c["video"].data[4:8] == b"ftyp" for c in sent)
+    assert {c["reply_parameters"]["message_id"] for c in sent} == {photo["message_id"]}
+    assert sorted(c["caption"].split("video ")[-1][:3] for c in sent) == ["1/2", "2/2"]
+    assert all("×2" in c["caption"] for c in sent)
 
 
 async def test_the_composition_root_runs_the_adapter(
@@ -423,16 +428,17 @@ async def test_a_wrong_token_fails_start_cleanly(settings: Settings, fake: FakeT
 async def test_local_bot_api_server_lifts_the_limits(
     settings: Settings, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    async with FakeTelegram(TOKEN, local_dir=tmp_path / "tg-local") as local:
-        s = {"telegram_local_mode": True}
-        async with running(settings, local, **s) as (core, adapter):
-            assert adapter.upload_limit(Target(platform="telegram", chat_id="1", user_id="1")) == (
-                2_000_000_000
-            )
-            big = local.add_file(PHOTO, size=25_000_000, kind="documents")
-            local.message(USER, document=big, mime_type="image/jpeg", caption="huge original")
-            video = await local.wait_for("sendVideo")
-            job = await final_job(core)
+    async with (
+        FakeTelegram(TOKEN, local_dir=tmp_path / "tg-local") as local,
+        running(settings, local, telegram_local_mode=True) as (core, adapter),
+    ):
+        assert adapter.upload_limit(Target(platform="telegram", chat_id="1", user_id="1")) == (
+            2_000_000_000
+        )
+        big = local.add_file(PHOTO, size=25_000_000, kind="documents")
+        local.message(USER, document=big, mime_type="image/jpeg", caption="huge original")
+        video = await local.wait_for("sendVideo")
+        job = await final_job(core)
     assert job.status is JobStatus.DELIVERED
     assert isinstance(video["video"], str) and video["video"].startswith("file://")
 
@@ -609,12 +615,14 @@ async def test_flood_control_is_honoured(
 async def test_webhook_mode_checks_the_secret(
     settings: Settings, sandbox: Sandbox, fake: FakeTelegram, own_server: bool
 ) -> None:
-    changes = {
-        "telegram_webhook_url": "https://bot.example.invalid/tg/hook",
-        "telegram_webhook_secret": "s3cret_Token-1",
-        "port": 0,
-    }
-    async with running(settings, fake, own_server=own_server, **changes) as (core, adapter):
+    async with running(
+        settings,
+        fake,
+        own_server=own_server,
+        telegram_webhook_url="https://bot.example.invalid/tg/hook",
+        telegram_webhook_secret="s3cret_Token-1",
+        port=0,
+    ) as (core, adapter):
         assert fake.webhook == {
             "url": "https://bot.example.invalid/tg/hook",
             "secret_token": "s3cret_Token-1",

@@ -4,6 +4,7 @@ error mapping and delivery (against the fake Bot API, no core)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
 import re
 from collections.abc import AsyncIterator
@@ -32,7 +33,7 @@ from adapters.telegram.status import StatusBoard
 from adapters.telegram.webhook import make_secret, webhook_path
 from bot.errors import ConfigError, DeliveryError, RecipientGone, TooLarge
 from bot.jobs.limits import Stats
-from bot.jobs.pipeline import TOO_SLOW
+from bot.jobs.pipeline import TOOK_TOO_LONG
 from bot.keevx.sandbox import SAMPLE_IMAGE, render_video
 from bot.model.help import HELP
 from bot.model.job import Job, JobStatus, Target
@@ -140,11 +141,11 @@ def test_status_texts_explain_each_state() -> None:
             status=JobStatus.EXPIRED,
             submitted_at=T0,
             finished_at=T0 + timedelta(minutes=20),
-            error=TOO_SLOW,
+            error=TOOK_TOO_LONG,
         ),
         now,
     )
-    assert "— gave up after 20 min 0 s\n" + TOO_SLOW in expired
+    assert "— gave up after 20 min 0 s\n" + TOOK_TOO_LONG in expired
     noted = render.status_text(make_job(images=4), now)  # V takes 3: KL, and the note says so
     assert "<i>You sent 4 images, so I'm using model KL" in noted
 
@@ -362,17 +363,16 @@ def _video(path: Path | None, n: int = 0) -> Video:
     )
 
 
-async def test_several_videos_go_as_one_album(fake: FakeTelegram, bot: Bot, mp4: Path) -> None:
+async def test_one_of_several_videos_is_labelled(fake: FakeTelegram, bot: Bot, mp4: Path) -> None:
     deliverer = Deliverer(bot, local_mode=False, upload_limit=50_000_000)
     job = make_job("two takes --count 2")
-    ids = await deliverer.deliver(job, [_video(mp4, 0), _video(mp4, 1)])
-    assert len(ids) == 2
-    (call,) = fake.calls_of("sendMediaGroup")
-    media = call["media"]
-    assert [m["type"] for m in media] == ["video", "video"]
-    assert media[0]["media"].data == mp4.read_bytes()
-    assert media[0]["thumbnail"].data[:2] == b"\xff\xd8"
-    assert media[0]["supports_streaming"] is True and "caption" not in media[1]
+    second = dataclasses.replace(_video(mp4, 1), number=2, total=2)
+    message_id = await deliverer.deliver(job, second)
+    (call,) = fake.calls_of("sendVideo")
+    assert str(call.result["message_id"]) == message_id
+    assert call["video"].data == mp4.read_bytes()
+    assert call["thumbnail"].data[:2] == b"\xff\xd8"
+    assert call["supports_streaming"] is True and "video 2/2" in call["caption"]
     assert call["reply_parameters"]["allow_sending_without_reply"] is True
     assert fake.calls_of("sendChatAction")
 
@@ -380,8 +380,8 @@ async def test_several_videos_go_as_one_album(fake: FakeTelegram, bot: Bot, mp4:
 async def test_mixed_files_and_links(fake: FakeTelegram, bot: Bot, mp4: Path) -> None:
     deliverer = Deliverer(bot, local_mode=False, upload_limit=50_000_000)
     fake.fail("sendPhoto", 400, "Bad Request: wrong file identifier/HTTP URL specified")
-    ids = await deliverer.deliver(make_job(), [_video(mp4), _video(None, 1)])
-    assert len(ids) == 2
+    ids = [await deliverer.deliver(make_job(), v) for v in (_video(mp4), _video(None, 1))]
+    assert len(set(ids)) == 2
     assert fake.calls_of("sendVideo") and fake.calls_of("sendPhoto")[0].status == 400
     (link,) = fake.calls_of("sendMessage")  # the thumbnail was refused: the link alone
     assert "v1.mp4" in link["text"] and "50 MB" in link["text"] and "7 days" in link["text"]
@@ -391,10 +391,10 @@ async def test_delivery_errors_are_translated(fake: FakeTelegram, bot: Bot, mp4:
     deliverer = Deliverer(bot, local_mode=False, upload_limit=50_000_000)
     fake.fail("sendVideo", 413, "Request Entity Too Large")
     with pytest.raises(TooLarge):
-        await deliverer.deliver(make_job(), [_video(mp4)])
+        await deliverer.deliver(make_job(), _video(mp4))
     fake.gone(1001)
     with pytest.raises(RecipientGone):
-        await deliverer.deliver(make_job(), [_video(mp4)])
+        await deliverer.deliver(make_job(), _video(mp4))
 
 
 async def test_local_mode_passes_the_path(fake: FakeTelegram, mp4: Path) -> None:
@@ -402,6 +402,6 @@ async def test_local_mode_passes_the_path(fake: FakeTelegram, mp4: Path) -> None
         TOKEN, base_url=fake.base_url, base_file_url=fake.base_file_url, local_mode=True
     ) as local_bot:
         deliverer = Deliverer(local_bot, local_mode=True, upload_limit=2_000_000_000)
-        await deliverer.deliver(make_job(), [_video(mp4)])
+        await deliverer.deliver(make_job(), _video(mp4))
     (call,) = fake.calls_of("sendVideo")
     assert call["video"] == mp4.resolve().as_uri()  # the local server reads the file itself

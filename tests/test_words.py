@@ -324,7 +324,6 @@ async def test_telegram_delete_removes_the_videos_and_the_status(
 ) -> None:
     async with running(settings, tg) as (core, _):
         tg.photo_message(GROUP, "/video two takes --count 2", photo=_photo(tg))
-        await tg.wait_for("sendMediaGroup")
         job = await final_job(core, USER)
         done = await tg.wait_for("editMessageText", where=lambda c: "done" in c["text"])
         assert f"keevx:delete:{job.id}" in _buttons(done["reply_markup"])

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -212,46 +211,34 @@ class DiscordAdapter:
 
     # -- results -----------------------------------------------------------
 
-    async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
-        """Post one message per video: the MP4 when it fits, else an embed with the link.
+    async def deliver(self, job: Job, video: Video) -> str:
+        """Post the video: the MP4 when it fits, else an embed with the link.
 
-        Raises ``TooLarge`` (Discord refused the size: the core resends links),
+        Raises ``TooLarge`` (Discord refused the size: the core resends a link),
         ``RecipientGone`` (no permission, channel gone) or ``DeliveryError``.
         """
         session = await self._sessions.ready(job)
         if session is not None and session.origin not in (Origin.SLASH, Origin.AGAIN):
             session = None  # context-menu jobs answer the message they were made from
-        limit = self.upload_limit(job.target)
-        ids: list[str] = []
-        for index in range(len(videos)):
-            message_id: str | None = None
-            if session is not None:
-                message_id = await self._result_by_interaction(job, session, videos, index, limit)
-                if message_id is None:
-                    session = None
-            if message_id is None:
-                message_id = await self._result_by_bot(job, videos, index, limit)
-            ids.append(message_id)
-        return ids
+        if session is not None:
+            message_id = await self._result_by_interaction(job, session, video)
+            if message_id is not None:
+                return message_id
+        return await self._result_by_bot(job, video)
 
-    def _result_parts(
-        self, job: Job, videos: Sequence[Video], index: int, limit: int, *, mention: bool
-    ) -> dict[str, Any]:
-        video = videos[index]
+    def _result_parts(self, job: Job, video: Video, *, mention: bool) -> dict[str, Any]:
         parts: dict[str, Any] = {
-            "content": render.result_text(job, index, len(videos), mention=mention),
+            "content": render.result_text(job, video.number - 1, video.total, mention=mention),
             "view": result_view(job, video.url),
         }
-        if video.path is not None and (video.size or 0) <= limit:
-            parts["file"] = discord.File(video.path, filename=f"keevx-{job.id}-{index + 1}.mp4")
+        if video.path is not None and (video.size or 0) <= self.upload_limit(job.target):
+            parts["file"] = discord.File(video.path, filename=f"keevx-{job.id}-{video.number}.mp4")
         else:
             parts["embed"] = render.link_embed(job, video)
         return parts
 
-    async def _result_by_interaction(
-        self, job: Job, session: Session, videos: Sequence[Video], index: int, limit: int
-    ) -> str | None:
-        parts = self._result_parts(job, videos, index, limit, mention=False)
+    async def _result_by_interaction(self, job: Job, session: Session, video: Video) -> str | None:
+        parts = self._result_parts(job, video, mention=False)
         with delivery_errors("result via interaction"):
             try:
                 msg = await session.interaction.followup.send(
@@ -265,10 +252,8 @@ class DiscordAdapter:
                 return None
         return str(msg.id)
 
-    async def _result_by_bot(
-        self, job: Job, videos: Sequence[Video], index: int, limit: int
-    ) -> str:
-        parts = self._result_parts(job, videos, index, limit, mention=True)
+    async def _result_by_bot(self, job: Job, video: Video) -> str:
+        parts = self._result_parts(job, video, mention=True)
         try:
             with delivery_errors("result message"):
                 msg = await self._channel(job.target).send(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -254,8 +254,8 @@ class TelegramAdapter:
     async def show_status(self, job: Job) -> str | None:
         return await self.status.show(job)
 
-    async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
-        return await self.deliverer.deliver(job, videos)
+    async def deliver(self, job: Job, video: Video) -> str:
+        return await self.deliverer.deliver(job, video)
 
     # -- internals --------------------------------------------------------------------------
 

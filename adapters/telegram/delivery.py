@@ -1,4 +1,4 @@
-"""Posting finished videos: sendVideo / sendMediaGroup in reply, or a link when too large.
+"""Posting a finished video: sendVideo in reply, or a link when too large.
 
 Uploads show the ``upload_video`` chat action, repeated every few seconds (it
 lasts 5 s), and get a write timeout that grows with the file. The thumbnail is
@@ -11,12 +11,12 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telegram import Bot, InputMediaVideo, Message, ReplyParameters
+from telegram import Bot, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
 
@@ -63,22 +63,14 @@ class Deliverer:
         self.local_mode = local_mode
         self.upload_limit = upload_limit
 
-    async def deliver(self, job: Job, videos: Sequence[Video]) -> list[str]:
+    async def deliver(self, job: Job, video: Video) -> str:
         where = _Where.of(job)
-        files = [v for v in videos if v.path is not None]
-        links = [v for v in videos if v.path is None]
-        ids: list[str] = []
         with translate():
-            if files:
-                async with self._uploading(where):
-                    if len(files) > 1:
-                        ids += await self._album(job, where, files)
-                    else:
-                        label = f"video 1/{len(videos)}" if len(videos) > 1 else ""
-                        ids.append(await self._one(job, where, files[0], label))
-            for v in links:
-                ids.append(await self._link(job, where, v))
-        return ids
+            if video.path is None:
+                return await self._link(job, where, video)
+            async with self._uploading(where):
+                label = f"video {video.number}/{video.total}" if video.total > 1 else ""
+                return await self._one(job, where, video, label)
 
     def _timeout(self, size: int) -> float:
         return max(60.0, size / UPLOAD_BYTES_PER_SECOND)
@@ -111,36 +103,6 @@ class Deliverer:
             read_timeout=60,
         )
         return str(msg.message_id)
-
-    async def _album(self, job: Job, where: _Where, files: Sequence[Video]) -> list[str]:
-        media = []
-        size = 0
-        for i, v in enumerate(files):
-            assert v.path is not None
-            size += v.size or v.path.stat().st_size
-            thumb = await asyncio.to_thread(make_thumbnail, v.path)
-            media.append(
-                InputMediaVideo(
-                    await self._media(v),
-                    caption=_caption(job) if i == 0 else None,
-                    parse_mode=ParseMode.HTML,
-                    width=v.width,
-                    height=v.height,
-                    duration=round(v.duration) if v.duration else None,
-                    supports_streaming=True,
-                    thumbnail=thumb,
-                    filename=f"video{i + 1}.mp4",
-                )
-            )
-        msgs: tuple[Message, ...] = await self.bot.send_media_group(
-            where.chat_id,
-            media,
-            message_thread_id=where.thread_id,
-            reply_parameters=where.reply,
-            write_timeout=self._timeout(size),
-            read_timeout=60,
-        )
-        return [str(m.message_id) for m in msgs]
 
     async def _link(self, job: Job, where: _Where, video: Video) -> str:
         text = render.link_text(job, video.url, video.size, self.upload_limit)

@@ -60,19 +60,16 @@ class DemoAdapter:
             self.finished.set()
         return "status"
 
-    async def deliver(self, job: Job, videos: Sequence[Video]) -> Sequence[str]:
+    async def deliver(self, job: Job, video: Video) -> str:
+        if video.path is None:
+            print(f"video {video.number}: {video.url}", file=self.stream)
+            return video.url
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        ids = []
-        for number, video in enumerate(videos, start=1):
-            if video.path is None:
-                print(f"video {number}: {video.url}", file=self.stream)
-                continue
-            suffix = f"-{number}" if len(videos) > 1 else ""
-            target = self.out_dir / f"keevx-demo-{job.id}{suffix}.mp4"
-            shutil.copyfile(video.path, target)
-            self.saved.append(target)
-            ids.append(str(target))
-        return ids
+        suffix = f"-{video.number}" if video.total > 1 else ""
+        target = self.out_dir / f"keevx-demo-{job.id}{suffix}.mp4"
+        shutil.copyfile(video.path, target)
+        self.saved.append(target)
+        return str(target)
 
 
 def sample_image() -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,12 +28,12 @@ from bot.jobs.safe_fetch import (
     fetch_to_file,
     origin,
 )
-from bot.model.job import Job, TaskResult, TaskState, Video
+from bot.model.job import Job, TaskResult, Video
 
 if TYPE_CHECKING:
     from adapters.base import ChatAdapter
 
-__all__ = ["RESULT_POLICY", "ResultRefused", "deliver_results", "result_policy"]
+__all__ = ["RESULT_POLICY", "ResultRefused", "deliver_video", "result_policy"]
 
 log = logging.getLogger(__name__)
 
@@ -115,36 +115,34 @@ async def _scratch() -> AsyncIterator[Path]:
         yield Path(folder)
 
 
-async def deliver_results(
+async def deliver_video(
     job: Job,
+    task: TaskResult,
     adapter: ChatAdapter,
     http: httpx.AsyncClient,
     *,
     policy: FetchPolicy = RESULT_POLICY,
-) -> Sequence[str]:
-    """Post the job's succeeded videos; return the platform's message ids.
+) -> str:
+    """Post one succeeded task's video; return the platform's message id.
 
-    Videos over the adapter's upload limit (or refused as too large) are posted
-    as links. ``policy`` says which links may be fetched: pass
+    A video over the adapter's upload limit (or refused as too large) is posted
+    as a link. ``policy`` says which links may be fetched: pass
     :func:`result_policy` of the Keevx base URL in use, or the sandbox's videos
-    are refused. Raises :class:`ResultRefused` (nothing posted) when any link is
+    are refused. Raises :class:`ResultRefused` (nothing posted) when the link is
     refused, other ``DeliveryError`` subclasses for the caller to judge.
     """
-    results = [t for t in job.tasks if t.status is TaskState.SUCCEEDED and t.video_url]
     limit = adapter.upload_limit(job.target)
+    number = next(n for n, t in enumerate(job.tasks, start=1) if t.task_id == task.task_id)
     async with _scratch() as folder:
-        # Files are named by position: a task id is Keevx's text, not a file name.
+        # Named by position: a task id is Keevx's text, not a file name.
         try:
-            videos = [
-                await _download(http, task, folder / f"video-{n}.mp4", limit, policy)
-                for n, task in enumerate(results)
-            ]
+            video = await _download(http, task, folder / f"video-{number}.mp4", limit, policy)
         except ResultRefused as exc:
             log.warning("job %s: a video link was refused (%s)", job.id, exc.reason)
             raise
+        video = replace(video, number=number, total=len(job.tasks))
         try:
-            return await adapter.deliver(job, videos)
+            return await adapter.deliver(job, video)
         except TooLarge:
-            log.info("job %s: upload refused as too large, sending links", job.id)
-            links = [replace(v, path=None) for v in videos]
-            return await adapter.deliver(job, links)
+            log.info("job %s: upload refused as too large, sending a link", job.id)
+            return await adapter.deliver(job, replace(video, path=None))

@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ from bot.errors import (
     RecipientGone,
 )
 from bot.jobs.callbacks import matches_request
-from bot.jobs.delivery import RESULT_POLICY, ResultRefused, deliver_results
+from bot.jobs.delivery import RESULT_POLICY, ResultRefused, deliver_video
 from bot.jobs.images import MAX_IMAGE_BYTES
 from bot.jobs.limits import Gatekeeper
 from bot.jobs.ports import JobStore
@@ -52,7 +52,7 @@ __all__ = ["Pipeline", "Timing"]
 log = logging.getLogger(__name__)
 
 VIDEO_URL_LIFETIME = timedelta(days=7)
-RECORD_ATTEMPTS = 5  # tries to commit the ids of tasks Keevx just made
+RECORD_ATTEMPTS = 5  # tries to commit what exists nowhere else: new task ids, posted videos
 
 # What the requester reads about a job that ended badly: whole sentences, no codes
 # (the log has those). Keevx's refusals by business code first.
@@ -71,7 +71,8 @@ REFUSED = "Keevx refused the request."
 UNREACHABLE = "Keevx could not be reached, so I stopped trying. Please try again later."
 BOT_FAILED = "Something went wrong on my side, so I stopped trying: please send your request again."
 IMAGES_LOST = "I lost the photos before Keevx got them: please send them again."
-TOO_SLOW = "Keevx did not finish the video in time, so I stopped waiting for it."
+# Also the mark of a task given up at POLL_TIMEOUT: the reason the view gives for it.
+TOOK_TOO_LONG = "Keevx did not finish the video in time, so I stopped waiting for it."
 LINK_EXPIRED = "The video's link expired before I could post it."
 LINK_REFUSED = "Keevx sent a video link I may not download, so I cannot post the video."
 CHAT_GONE = "I may no longer post here, so the video cannot be delivered."
@@ -84,11 +85,6 @@ def explain(error: KeevxError) -> str:
     if isinstance(error, ApiRejected):  # its code and HTTP status are in the log, not here
         return REFUSED
     return UNREACHABLE
-
-
-def _undelivered(error: DeliveryError) -> str:
-    """Why a made video will never be posted, for the requester (the log has the details)."""
-    return LINK_REFUSED if isinstance(error, ResultRefused) else CHAT_GONE
 
 
 @dataclass(frozen=True)
@@ -278,7 +274,12 @@ class Pipeline:
             return await self._save(job, release=True)
         assert job.submitted_at is not None
         if now - job.submitted_at > self._timing.poll_timeout:
-            return await self._finish(job, adapter, JobStatus.EXPIRED, error=TOO_SLOW)
+            # What is made is still delivered; only what never finished is given up.
+            given_up = tuple(
+                t if t.done else replace(t, status=TaskState.FAILED, error=TOOK_TOO_LONG)
+                for t in job.tasks
+            )
+            return await self._conclude(job.evolve(tasks=given_up), adapter)
         tasks = list(job.tasks)
         misfits: set[str] = set()
         elapsed = (now - job.submitted_at).total_seconds()
@@ -330,14 +331,50 @@ class Pipeline:
         job = job.evolve(tasks=tuple(tasks))
         for task in newly_done:
             await self._schedule.finished(job, task, now)
-        if not all(t.done for t in tasks):
-            job = await self._save(
-                job, release=False, next_run_at=self._schedule.next_check(job, now)
+        if all(t.done for t in tasks):
+            return await self._conclude(job, adapter)
+        job = await self._save(job, release=False, next_run_at=self._schedule.next_check(job, now))
+        if any(t.ready for t in job.tasks):
+            # A finished video goes out now, while its siblings are still being made;
+            # one that cannot be posted yet waits for the next poll.
+            try:
+                job = await self._post_ready(job, adapter)
+            except RecipientGone as exc:
+                log.warning("job %s: cannot be delivered: %s", job.id, exc)
+                return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=CHAT_GONE)
+            except Exception as exc:  # DeliveryError, or an adapter bug: the next poll retries
+                log.warning("job %s: a finished video was not posted yet: %r", job.id, exc)
+        return await self._show(job, adapter, release=True)
+
+    async def _conclude(self, job: Job, adapter: ChatAdapter) -> Job:
+        """Every task is done: deliver what is left to deliver, or end the job."""
+        if any(t.ready for t in job.tasks):
+            return await self._save(
+                job, release=False, status=JobStatus.SUCCEEDED, next_run_at=self._now()
             )
+        if any(t.arrived for t in job.tasks):
+            missing = [t for t in job.tasks if not t.arrived]
+            # Why the others did not arrive (the first reason): the view says how many did.
+            error = (missing[0].error or FAILED_REASON) if missing else None
+            log.info("job %s: delivered as %s", job.id, ", ".join(job.delivered_ids))
+            spooled = job.images
+            job = await self._save(
+                job,
+                release=False,
+                status=JobStatus.DELIVERED,
+                error=error,
+                finished_at=self._now(),
+                images=(),
+            )
+            await forget_images(self._store, spooled)
             return await self._show(job, adapter, release=True)
-        if any(t.status is TaskState.SUCCEEDED for t in tasks):
-            return await self._save(job, release=False, status=JobStatus.SUCCEEDED, next_run_at=now)
-        error = next((t.error for t in tasks if t.error), None) or FAILED_REASON
+        errors = [t.error for t in job.tasks if t.error]
+        if errors and all(e == TOOK_TOO_LONG for e in errors):
+            return await self._finish(job, adapter, JobStatus.EXPIRED, error=TOOK_TOO_LONG)
+        if any(t.status is TaskState.SUCCEEDED for t in job.tasks):
+            error = next(t.error for t in job.tasks if t.status is TaskState.SUCCEEDED)
+            return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=error or "")
+        error = next((e for e in errors if e != TOOK_TOO_LONG), None) or FAILED_REASON
         return await self._finish(job, adapter, JobStatus.FAILED, error=error)
 
     async def _deliver(self, job: Job, adapter: ChatAdapter) -> Job:
@@ -345,39 +382,68 @@ class Pipeline:
         if job.status.terminal:
             return job
         try:
-            ids = await deliver_results(job, adapter, self._http, policy=self._results)
-        except (RecipientGone, ResultRefused) as exc:
+            job = await self._post_ready(job, adapter)
+        except RecipientGone as exc:
             # Say so where we still can (a status message may be editable where a video
             # may not be posted); _show copes if that fails too.
             log.warning("job %s: cannot be delivered: %s", job.id, exc)
-            return await self._finish(
-                job, adapter, JobStatus.UNDELIVERABLE, error=_undelivered(exc)
-            )
+            return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=CHAT_GONE)
         except DeliveryError as exc:
             return await self._delivery_failed(job, adapter, exc)
         except Exception as exc:  # an adapter bug must not lose the job: retry later
             log.exception("job %s: delivery crashed", job.id)
             return await self._delivery_failed(job, adapter, exc)
-        log.info("job %s: delivered as %s", job.id, ", ".join(ids))
-        job = await self._save(
-            job,
-            release=False,
-            status=JobStatus.DELIVERED,
-            delivered_ids=tuple(ids),
-            finished_at=self._now(),
-        )
-        return await self._show(job, adapter, release=True)
+        return await self._conclude(job, adapter)
+
+    async def _post_ready(self, job: Job, adapter: ChatAdapter) -> Job:
+        """Post each made, unposted video, recording each before the next is posted.
+
+        A video whose link the policy refuses is marked as such (never retried);
+        other failures raise, leaving what was posted recorded.
+        """
+        for task in [t for t in job.tasks if t.ready]:
+            try:
+                message_id = await deliver_video(
+                    job, task, adapter, self._http, policy=self._results
+                )
+            except ResultRefused as exc:
+                log.warning("job %s: task %s: %s", job.id, task.task_id, exc)
+                job = await self._record_task(job, replace(task, error=LINK_REFUSED))
+                continue
+            job = await self._record_task(job, replace(task, delivered_ids=(message_id,)))
+        return job
+
+    async def _record_task(self, job: Job, task: TaskResult) -> Job:
+        """Commit ``task`` (just posted, or found undeliverable), whatever else changed.
+
+        A write that came in meanwhile (a callback, a cancel) is merged rather than
+        retried over: the video is posted, and posting it again is what must not happen.
+        """
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            tasks = tuple(task if t.task_id == task.task_id else t for t in job.tasks)
+            posted = job.delivered_ids + tuple(
+                i for i in task.delivered_ids if i not in job.delivered_ids
+            )
+            try:
+                return await self._save(job, release=False, tasks=tasks, delivered_ids=posted)
+            except Conflict:
+                current = await self._store.get(job.id)
+                if current is None:
+                    raise
+                job = current
+            except Exception as exc:
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+                log.warning("job %s: a posted video is not recorded yet (%s)", job.id, exc)
+                await asyncio.sleep(0.2 * attempt)
+        raise Conflict(f"job {job.id} kept changing while a posted video was recorded")
 
     async def _delivery_failed(self, job: Job, adapter: ChatAdapter, exc: Exception) -> Job:
         now = self._now()
         # Keevx keeps videos 7 days from completion, which is after submission.
         if now - (job.submitted_at or job.created_at) > VIDEO_URL_LIFETIME:
-            return await self._finish(
-                job,
-                adapter,
-                JobStatus.UNDELIVERABLE,
-                error=LINK_EXPIRED,
-            )
+            expired = tuple(replace(t, error=LINK_EXPIRED) if t.ready else t for t in job.tasks)
+            return await self._conclude(job.evolve(tasks=expired), adapter)
         attempts = job.attempts + 1
         log.warning("job %s: delivery attempt %d failed: %s", job.id, attempts, exc)
         return await self._save(

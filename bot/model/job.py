@@ -110,19 +110,44 @@ class TaskResult:
     width: int | None = None
     height: int | None = None
     duration: float | None = None
+    number: int = 1
+    total: int = 1
     running_after: float | None = None  # seconds from submission when last seen unfinished
     done_after: float | None = None  # seconds from submission when first seen finished
+    # The messages that carry its video, recorded right after they were posted, so a
+    # retry or a restart never posts it again.
+    delivered_ids: tuple[str, ...] = ()
 
     @property
     def done(self) -> bool:
         return self.status.done
 
+    @property
+    def ready(self) -> bool:
+        """Made, not posted yet, and nothing known that stops it from being posted."""
+        return (
+            self.status is TaskState.SUCCEEDED
+            and bool(self.video_url)
+            and not self.delivered_ids
+            and self.error is None
+        )
+
+    @property
+    def arrived(self) -> bool:
+        return bool(self.delivered_ids)
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return {k: v for k, v in self.__dict__.items() if v is not None and v != ()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskResult:
-        return cls(**{**data, "status": TaskState(data.get("status", TaskState.PENDING))})
+        return cls(
+            **{
+                **data,
+                "status": TaskState(data.get("status", TaskState.PENDING)),
+                "delivered_ids": tuple(data.get("delivered_ids", ())),
+            }
+        )
 
 
 IMAGE_KEY_PREFIX = "db:"  # an image key the store holds, not a spool file path
@@ -170,6 +195,25 @@ class Job:
     def platform(self) -> str:
         return self.target.platform
 
+    @property
+    def videos_charged(self) -> int:
+        """What this job counts against its requester's daily allowance.
+
+        A live job holds its whole ``count``; an ended one keeps only the videos that
+        arrived, except when Keevx may have made more than we know of (``unknown``) or
+        the requester cancelled tasks Keevx had already started.
+        """
+        if not self.status.terminal:
+            return self.request.count
+        if self.status is JobStatus.UNKNOWN:
+            return max(self.request.count, len(self.tasks))
+        if self.status is JobStatus.CANCELLED:
+            return len(self.tasks)
+        arrived = sum(t.arrived for t in self.tasks)
+        if not arrived and self.delivered_ids:  # delivered before videos were tracked per task
+            return sum(t.status is TaskState.SUCCEEDED for t in self.tasks)
+        return arrived
+
     def evolve(self, **changes: Any) -> Job:
         return replace(self, **changes)
 
@@ -181,6 +225,7 @@ class Video:
     ``path`` is a local MP4 the adapter may upload (deleted after the call);
     it is ``None`` when the file is over the adapter's upload limit, and the
     adapter posts ``url`` (valid for 7 days) with the thumbnail instead.
+    ``number`` of ``total`` places it among its job's videos (``--count``).
     """
 
     url: str
@@ -190,3 +235,5 @@ class Video:
     width: int | None = None
     height: int | None = None
     duration: float | None = None
+    number: int = 1
+    total: int = 1

@@ -25,6 +25,7 @@ __all__ = [
     "Phase",
     "StatusView",
     "link_expires",
+    "shortfall",
     "status_view",
 ]
 
@@ -53,6 +54,8 @@ CONFIRM_AGAIN: Final = (
     "Keevx may still be making job #{job}, so making it again may charge you twice."
     " Use “Again anyway” to go ahead."
 )
+SHORTFALL_ONE: Final = "{arrived} of {total} videos arrived. The other one did not: {why}."
+SHORTFALL_MANY: Final = "{arrived} of {total} videos arrived. The other {missing} did not: {why}."
 VIDEO_LINK_LIFETIME: Final = timedelta(days=7)  # Keevx keeps a finished video this long
 
 
@@ -88,7 +91,9 @@ class StatusView:
 
     ``reason`` explains an ending nobody asked for (``None`` otherwise);
     ``queue_position`` is the job's place in the bot's line while queued;
-    ``tasks_done`` of ``tasks_total`` are the videos Keevx has finished;
+    ``tasks_done`` of ``tasks_total`` are the videos Keevx has finished, and
+    ``videos_arrived`` those posted; a job that ended with fewer than it asked for
+    is ``done`` with a ``reason`` that says how many arrived and why the rest did not.
     ``confirm_again`` says Again must ask first, since it may charge twice.
     """
 
@@ -97,6 +102,7 @@ class StatusView:
     queue_position: int | None = None
     tasks_done: int = 0
     tasks_total: int = 0
+    videos_arrived: int = 0
     actions: frozenset[Action] = frozenset()
     confirm_again: bool = False
 
@@ -135,6 +141,9 @@ def status_view(job: Job) -> StatusView:
     reason = job.error if status in _EXPLAINED else None
     if status is JobStatus.FAILED:
         reason = reason or FAILED_REASON
+    arrived = sum(t.arrived for t in job.tasks)
+    if status is JobStatus.DELIVERED and 0 < arrived < len(job.tasks):
+        reason = shortfall(arrived, len(job.tasks), job.error or FAILED_REASON)
     position = job.queue_position if status is JobStatus.RECEIVED else None
     actions: set[Action] = set()
     if status in CANCELLABLE:
@@ -149,6 +158,7 @@ def status_view(job: Job) -> StatusView:
         queue_position=position if position else None,
         tasks_done=sum(t.done for t in job.tasks),
         tasks_total=len(job.tasks),
+        videos_arrived=arrived,
         actions=frozenset(actions),
         confirm_again=Action.AGAIN in actions and status in CONFIRM_AGAIN_AFTER,
     )
@@ -164,3 +174,10 @@ def link_expires(job: Job, url: str) -> datetime:
     task = next((t for t in job.tasks if t.video_url == url), None)
     made = start + timedelta(seconds=task.done_after or 0) if task is not None else start
     return made + VIDEO_LINK_LIFETIME
+
+
+def shortfall(arrived: int, total: int, why: str) -> str:
+    """How many of a job's videos arrived, and why the others did not."""
+    missing = total - arrived
+    template = SHORTFALL_ONE if missing == 1 else SHORTFALL_MANY
+    return template.format(arrived=arrived, total=total, missing=missing, why=why.rstrip("."))

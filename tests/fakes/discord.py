@@ -153,6 +153,7 @@ class FakeDiscord:
         self.forbidden_channels: set[int] = {self.FORBIDDEN_CHANNEL_ID}
         self.expired_tokens: set[str] = set()
         self.rate_limits: list[tuple[str, str, float]] = []  # (method, path prefix, retry_after)
+        self.failures: list[tuple[str, str, int]] = []  # (method, path prefix, HTTP status)
         self.downloads: list[str] = []
         self.modals: list[dict[str, Any]] = []  # data of every type-9 callback
         self.identified = asyncio.Event()
@@ -557,6 +558,10 @@ class FakeDiscord:
         """Answer the next matching REST call with 429, as Discord's per-route limits do."""
         self.rate_limits.append((method, path_prefix, retry_after))
 
+    def fail(self, method: str, path_prefix: str, status: int, *, times: int = 1) -> None:
+        """Answer the next ``times`` matching REST calls with ``status`` (e.g. a 503 outage)."""
+        self.failures += [(method, path_prefix, status)] * times
+
     def expire(self, token: str) -> None:
         """Make the webhook calls of an interaction answer 50027 (its callback still works)."""
         self.expired_tokens.add(token)
@@ -625,9 +630,15 @@ class FakeDiscord:
             (r for r in self.rate_limits if call.method == r[0] and call.path.startswith(r[1])),
             None,
         )
+        failed = next(
+            (f for f in self.failures if call.method == f[0] and call.path.startswith(f[1])), None
+        )
         if limited is not None:
             self.rate_limits.remove(limited)
             response = _rate_limited(limited[2])
+        elif failed is not None:
+            self.failures.remove(failed)
+            response = _error(failed[2], 0, "Service Unavailable")
         else:
             try:
                 response = self._route(call)
