@@ -148,8 +148,21 @@ class LimitReached(RequestInvalid):
     """The user may not ask (access lists) or must wait (fair-use limits).
 
     ``field`` names the limit, e.g. ``MAX_ACTIVE_PER_USER``; the message says
-    which limit and when it frees up.
+    which limit and when it frees up. A ``personal`` one tells the user's own
+    usage, so it is shown to that user alone, never posted for a group to read.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        value: object = None,
+        allowed: tuple[str, ...] = (),
+        personal: bool = False,
+    ) -> None:
+        super().__init__(message, field=field, value=value, allowed=allowed)
+        self.personal = personal
 
 
 class StoreError(BotError):

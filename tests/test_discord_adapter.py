@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from PIL import Image
 from adapters.discord import DiscordAdapter
 from adapters.discord.endpoints import point_at
 from bot.app.runtime import Core
-from bot.jobs.pipeline import Timing
+from bot.jobs.pipeline import CHAT_GONE, Timing
 from bot.keevx.sandbox import Sandbox
 from bot.model.database_url import sqlite_path
 from bot.model.job import Job, JobStatus
@@ -161,7 +162,7 @@ async def slash_video(bot: Bot, count: int = 1, **options: Any) -> dict[str, Any
 
 async def test_commands_are_synced_to_the_guild(bot: Bot) -> None:
     names = {c["name"]: c for c in bot.fake.commands[FakeDiscord.GUILD_ID]}
-    assert set(names) == {"video", "jobs", "settings", "stats", "Make a video"}
+    assert set(names) == {"video", "jobs", "settings", "stats", "help", "Make a video"}
     video = names["video"]
     options = {o["name"]: o for o in video["options"]}
     assert options["image"]["type"] == 11 and not options["image"].get("required")
@@ -261,7 +262,13 @@ async def test_video_over_the_limit_becomes_an_embed_link(bot: Bot) -> None:
     assert not result.files
     [embed] = result.json["embeds"]
     assert embed["url"].startswith(bot.sandbox.base_url.rsplit("/v1", 1)[0])
-    assert "expires" in embed["description"] and "<t:" in embed["description"]
+    # Seven days from when Keevx made the video, not from this post.
+    (task,) = job.tasks
+    assert job.submitted_at is not None and task.done_after is not None
+    made = job.submitted_at + timedelta(seconds=task.done_after)
+    expires = int((made + timedelta(days=7)).timestamp())
+    assert f"expires <t:{expires}:R>" in embed["description"]
+    assert embed["title"] == f"Watch the video (job #{job.id})"
     assert embed["image"]["url"]
     links = [c for row in result.json["components"] for c in row["components"] if c.get("url")]
     assert links and links[0]["url"] == embed["url"]
@@ -411,7 +418,7 @@ async def test_missing_permissions_make_one_job_undeliverable_not_others(bot: Bo
     bad = await bot.status_of(by_chat[str(fake.FORBIDDEN_CHANNEL_ID)].id, *OVER)
     good = await bot.status_of(by_chat[str(fake.CHANNEL_ID)].id, *OVER)
     assert bad.status is JobStatus.UNDELIVERABLE
-    assert "permissions" in (bad.error or "")
+    assert bad.error == CHAT_GONE
     assert good.status is JobStatus.DELIVERED, good.error
 
 

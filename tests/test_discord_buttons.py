@@ -138,7 +138,7 @@ async def test_settings_need_manage_server_and_apply_to_new_jobs(
 
         listing = await fake.push_interaction(fake.slash("jobs", {}))
         data = (await answer(fake, listing)).json["data"]
-        assert data["flags"] == 64 and f"**{job.id}**" in data["content"]
+        assert data["flags"] == 64 and f"**#{job.id}**" in data["content"]
 
 
 async def test_context_menu_on_a_message_without_images_is_refused(
@@ -202,8 +202,9 @@ async def test_stats_are_for_admins_only(
         await slash_video(bot)
         await delivered(bot, 1)
         user_try = await fake.push_interaction(fake.slash("stats", {}))
-        assert "admins" in (await answer(fake, user_try)).json["data"]["content"]
+        refused = (await answer(fake, user_try)).json["data"]["content"]
         admin = await fake.push_interaction(fake.slash("stats", {}, user=MOD))
         reply = (await answer(fake, admin)).json["data"]
+    assert refused == "Only the bot's admins can see /stats."  # no setting's name
     assert reply["flags"] == 64
-    assert "1 jobs — delivered 1" in reply["content"] and "Videos delivered: 1" in reply["content"]
+    assert "1 job — delivered 1" in reply["content"] and "Videos delivered: 1" in reply["content"]

@@ -34,6 +34,7 @@ async def test_global_sync_only_when_the_commands_changed(
         "jobs",
         "settings",
         "stats",
+        "help",
         "Make a video",
     }
     async with running_bot(settings, fake, sandbox, guild_ids=()):  # a restart, same commands

@@ -16,11 +16,12 @@ from adapters.base import Video
 from bot.app.runtime import Core
 from bot.errors import Conflict, LimitReached, RequestInvalid, StoreError
 from bot.jobs.limits import RUNNING
-from bot.jobs.pipeline import Timing
+from bot.jobs.pipeline import BOT_FAILED, Timing
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.keevx.sandbox.models import RecordedCall
 from bot.model.job import Job, JobStatus
 from bot.model.request import Options, build_request
+from bot.model.status import LOST_ANSWER
 from bot.settings import Settings
 from storage import SqliteJobStore
 from tests.support import (
@@ -208,7 +209,7 @@ async def test_a_job_that_keeps_failing_unexpectedly_ends_with_a_message(
         await adapter.wait(job.id, timeout=15)
         final = await core.service.get(job.id)
     assert final is not None and final.status is JobStatus.FAILED
-    assert final.error == "something went wrong on the bot's side"
+    assert final.error == BOT_FAILED
     assert (job.id, JobStatus.FAILED) in adapter.statuses  # the user is told
     assert adapter.delivered == []
 
@@ -266,6 +267,7 @@ async def test_a_create_answered_by_a_gateway_error_is_never_sent_again(
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
     assert final is not None and final.status is JobStatus.UNKNOWN
+    assert final.error == LOST_ANSWER  # the request went out; its answer did not come back
     assert final.create_requests == 1
     assert len(creates(sandbox)) == 1 and len(sandbox.tasks) == 1
 
@@ -422,7 +424,7 @@ async def test_an_adopted_task_that_does_not_fit_the_request_is_dropped(
             core.store,
             "dance --ar 9:16 --duration 6",
             create_requests=1,
-            error="Keevx's answer to the request was lost",
+            error=LOST_ANSWER,
         )
         url = callbacks_of(core).url_for(lost)
         async with httpx.AsyncClient() as http:

@@ -44,7 +44,7 @@ async def test_allowed_users(settings: Settings, tmp_path: Path) -> None:
     async with Core(dataclasses.replace(settings, allowed_users=frozenset({"8"}))) as core:
         with pytest.raises(LimitReached, match="not available here") as info:
             await submit(core.service, tmp_path, user="7")
-        assert info.value.field == "ALLOWED"
+        assert info.value.field == "ALLOWED" and not info.value.personal
         assert (await submit(core.service, tmp_path, user="8")).status is JobStatus.RECEIVED
         assert len(await core.store.recent()) == 1
 
@@ -54,9 +54,9 @@ async def test_max_active_per_user(settings: Settings, sandbox: Sandbox, tmp_pat
     async with Core(dataclasses.replace(settings, max_active_per_user=2)) as core:
         await submit(core.service, tmp_path)
         await submit(core.service, tmp_path)
-        with pytest.raises(LimitReached, match="2 video job\\(s\\) in progress") as info:
+        with pytest.raises(LimitReached, match="2 video jobs in progress") as info:
             await submit(core.service, tmp_path)
-        assert info.value.field == "MAX_ACTIVE_PER_USER"
+        assert info.value.field == "MAX_ACTIVE_PER_USER" and info.value.personal
         await submit(core.service, tmp_path, user="someone-else")
 
 
@@ -68,8 +68,28 @@ async def test_daily_videos_and_give_backs(settings: Settings, tmp_path: Path) -
         with pytest.raises(LimitReached, match="daily limit is 3 and you have 1 left") as info:
             await submit(core.service, tmp_path, "two --count 2")
         assert "00:00 UTC (in " in str(info.value) and info.value.field == "DAILY_VIDEOS_PER_USER"
+        assert info.value.personal  # it tells the user's own usage: not for a group to read
         await core.store.update(kept.evolve(status=JobStatus.FAILED))  # failures give back too
         await submit(core.service, tmp_path, "two more --count 2")
+
+
+async def test_usage_says_where_the_user_stands(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """What /jobs shows: the detail a refusal in a group leaves out, plurals right."""
+    sandbox.config = dataclasses.replace(sandbox.config, delay=30)
+    limits = dataclasses.replace(settings, daily_videos_per_user=5, max_active_per_user=2)
+    async with Core(limits) as core:
+        active, daily = await core.service.usage("test", "user-1")
+        assert active == "You have 0 video jobs in progress; at most 2 may run at once."
+        assert daily.startswith("Today you have made 0 videos of the 5 allowed; the count")
+        assert "starts again at 00:00 UTC (in " in daily
+        await submit(core.service, tmp_path)
+        active, daily = await core.service.usage("test", "user-1")
+        assert active.startswith("You have 1 video job in progress")
+        assert daily.startswith("Today you have made 1 video of the 5 allowed")
+    async with Core(settings) as core:  # no limits: nothing to say
+        assert await core.service.usage("test", "user-1") == ()
 
 
 async def test_admins_are_exempt(settings: Settings, tmp_path: Path) -> None:

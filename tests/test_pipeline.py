@@ -13,10 +13,11 @@ import pytest
 
 from bot.app.runtime import Core
 from bot.errors import RecipientGone, TooLarge
-from bot.jobs.pipeline import Timing
+from bot.jobs.pipeline import CHAT_GONE, Timing
 from bot.keevx.sandbox import Sandbox
 from bot.keevx.sandbox.models import RecordedCall
 from bot.model.job import JobStatus
+from bot.model.status import LOST_ANSWER
 from bot.settings import Settings
 from tests.support import RecordingAdapter, submit
 
@@ -105,7 +106,7 @@ async def test_lost_create_answer_is_unknown_and_never_resent(
         final = await core.service.get(job.id)
         await asyncio.sleep(0.3)  # the poller must not touch it again
     assert final is not None and final.status is JobStatus.UNKNOWN
-    assert "lost" in (final.error or "")
+    assert final.error == LOST_ANSWER
     assert len(creates(sandbox)) == 1
     assert len(sandbox.tasks) == 1  # Keevx did create it: resending would have charged twice
 
@@ -215,7 +216,7 @@ async def test_refused_delivery_is_undeliverable_and_said(
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
     assert final is not None and final.status is JobStatus.UNDELIVERABLE
-    assert final.error == "missing permission to attach files"
+    assert final.error == CHAT_GONE  # the platform's own words stay in the log
     assert (job.id, JobStatus.UNDELIVERABLE) in adapter.statuses  # the status message says so
     assert adapter.delivered == []
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.errors import RequestInvalid
-from bot.model.help import HELP_TEXT, USAGE
+from bot.model.help import HELP, USAGE
 from bot.model.request import (
     MAX_PROMPT_CHARS,
     MODEL_RULES,
@@ -551,6 +551,19 @@ def test_dict_round_trip(images: int) -> None:
 
 # --- /help is written from the same rules -----------------------------------
 
+HELP_TEXT = "\n".join(
+    [
+        HELP.intro,
+        HELP.usage,
+        *HELP.models,
+        HELP.defaults,
+        HELP.example,
+        HELP.narration,
+        HELP.tips_heading,
+        *HELP.tips,
+    ]
+)
+
 
 def test_help_syntax_line() -> None:
     assert USAGE == (
@@ -571,11 +584,15 @@ def test_help_mentions_each_models_values(model: Model) -> None:
     assert "4k" not in line or "4k" in rules.resolutions
 
 
-def test_help_has_defaults_example_and_narration_tip() -> None:
+def test_help_has_defaults_example_narration_and_prompt_tips() -> None:
     assert "Defaults: model V" in HELP_TEXT
-    assert "16:9, 720p" in HELP_TEXT
+    assert "16:9, 720p" in HELP_TEXT and HELP.defaults.endswith(", 1 video.")
     assert 'Speak "' in HELP_TEXT
     assert "Example: /video " in HELP_TEXT
+    tips = " ".join(HELP.tips)
+    for topic in ("subject", "scene", "action", "mood", "lighting"):  # Keevx's prompt guide
+        assert topic in tips
+    assert "server" not in HELP_TEXT and "chat" not in HELP_TEXT  # each platform says where
     for markup in ("**", "__", "`", "<b>", "</", "[b]"):
         assert markup not in HELP_TEXT  # plain text: both adapters send it as is
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.app.runtime import Core
 from bot.keevx.sandbox import Sandbox
 from bot.model.job import JobStatus
+from bot.model.status import RESTARTED
 from bot.settings import Settings
 from tests.support import RecordingAdapter, submit
 
@@ -73,6 +74,7 @@ async def test_job_left_submitting_becomes_unknown_without_a_second_post(
         await adapter.wait(job.id)
         final = await core.service.get(job.id)
     assert final is not None and final.status is JobStatus.UNKNOWN
+    assert final.error == RESTARTED  # not "the answer was lost": the bot itself restarted
     assert not [c for c in sandbox.calls if c.path.endswith("/image_to_video")]
     assert (job.id, JobStatus.UNKNOWN) in adapter.statuses  # the requester is told
 

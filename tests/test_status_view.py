@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bot.model.job import ACTIVE, Job, JobStatus, Target, TaskResult, TaskState
 from bot.model.request import Options, build_request
-from bot.model.status import CANCELLABLE, Action, Phase, StatusView, status_view
+from bot.model.status import (
+    CANCELLABLE,
+    FAILED_REASON,
+    VIDEO_LINK_LIFETIME,
+    Action,
+    Phase,
+    StatusView,
+    link_expires,
+    status_view,
+)
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 URLS = ("https://keevx.example/a.jpg", "https://keevx.example/b.jpg")
@@ -42,8 +51,11 @@ EXPECTED: dict[JobStatus, StatusView] = {
     JobStatus.EXPIRED: StatusView(
         phase=Phase.GAVE_UP, reason="moderation said no", actions=frozenset({AGAIN})
     ),
-    JobStatus.UNKNOWN: StatusView(
-        phase=Phase.UNKNOWN, reason="moderation said no", actions=frozenset({AGAIN})
+    JobStatus.UNKNOWN: StatusView(  # the first video may still come: Again asks first
+        phase=Phase.UNKNOWN,
+        reason="moderation said no",
+        actions=frozenset({AGAIN}),
+        confirm_again=True,
     ),
     JobStatus.UNDELIVERABLE: StatusView(phase=Phase.UNDELIVERABLE, reason="moderation said no"),
     JobStatus.CANCELLED: StatusView(phase=Phase.CANCELLED),
@@ -70,7 +82,7 @@ def test_cancel_applies_until_the_video_is_made() -> None:
 
 
 def test_a_failure_without_an_error_still_says_why() -> None:
-    assert status_view(make_job(JobStatus.FAILED)).reason == "Keevx could not make this video"
+    assert status_view(make_job(JobStatus.FAILED)).reason == FAILED_REASON
     assert status_view(make_job(JobStatus.EXPIRED)).reason is None
 
 
@@ -106,3 +118,18 @@ def test_progress_while_generating(states: tuple[TaskState, ...], phase: Phase, 
     tasks = tuple(_task(n, s) for n, s in enumerate(states))
     view = status_view(make_job(JobStatus.SUBMITTED, tasks=tasks))
     assert (view.phase, view.tasks_done, view.tasks_total) == (phase, done, len(states))
+
+
+def test_a_link_expires_seven_days_after_its_video_was_made() -> None:
+    """Counted from when the task was first seen finished, not from when it is posted."""
+    submitted = T0 + timedelta(minutes=1)
+    tasks = (
+        TaskResult(task_id="t1", video_url="https://v/1.mp4", done_after=120.0),
+        TaskResult(task_id="t2", video_url="https://v/2.mp4"),  # before done_after existed
+    )
+    job = make_job(
+        JobStatus.DELIVERED, submitted_at=submitted, finished_at=T0 + timedelta(days=2), tasks=tasks
+    )
+    made = submitted + timedelta(seconds=120)
+    assert link_expires(job, "https://v/1.mp4") == made + VIDEO_LINK_LIFETIME
+    assert link_expires(job, "https://v/2.mp4") == submitted + VIDEO_LINK_LIFETIME

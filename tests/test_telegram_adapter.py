@@ -11,6 +11,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 
 from adapters.telegram import TelegramAdapter
 from bot.app.runtime import Core
-from bot.jobs.pipeline import Timing
+from bot.jobs.pipeline import CHAT_GONE, Timing
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.model.job import Job, JobStatus, Target
 from bot.settings import Settings
@@ -148,8 +149,9 @@ async def test_private_photo_with_caption_becomes_a_video_reply(
     edits = fake.calls_of("editMessageText")
     assert edits and all(e["message_id"] == status.result["message_id"] for e in edits)
     assert "done" in edits[-1]["text"]
-    (again,) = edits[-1]["reply_markup"]["inline_keyboard"][0]
+    again, delete = edits[-1]["reply_markup"]["inline_keyboard"][0]
     assert again["callback_data"] == f"keevx:again:{job.id}"
+    assert delete["callback_data"] == f"keevx:delete:{job.id}"
     assert fake.calls_of("sendChatAction")[0]["action"] == "upload_video"
     (create,) = creates(sandbox)
     assert create.json["image_url"].startswith("http://127.0.0.1")
@@ -293,7 +295,8 @@ async def test_photo_over_telegrams_download_limit_gets_a_clear_reply(
         fake.message(USER, document=big, mime_type="image/png", caption="make it move")
         answer = await fake.wait_for("sendMessage")
         assert await jobs_of(core) == []
-    assert "20 MB" in answer["text"] and "local Bot API server" in answer["text"]
+    assert "20 MB" in answer["text"] and "smaller file" in answer["text"]
+    assert "TELEGRAM_LOCAL_MODE" not in answer["text"]  # for the operator: in the log
     assert not fake.calls_of("getFile") and sandbox.calls == []
 
 
@@ -307,7 +310,13 @@ async def test_result_over_the_upload_limit_becomes_a_link(
         job = await final_job(core)
     assert job.status is JobStatus.DELIVERED
     assert not fake.calls_of("sendVideo")
-    assert "/media/videos/" in link["caption"] and "expires in 7 days" in link["caption"]
+    assert "/media/videos/" in link["caption"]
+    # Counted from when Keevx made the video (the sandbox's task finished), not from now.
+    (task,) = job.tasks
+    assert job.submitted_at is not None and task.done_after is not None
+    made = job.submitted_at + timedelta(seconds=task.done_after)
+    until_ = made + timedelta(days=7)
+    assert f"works until {until_.day} {until_:%B %Y, %H:%M} UTC" in link["caption"]
     assert "/media/thumbnails/" in link["photo"]
     assert link["reply_parameters"]["allow_sending_without_reply"] is True
 
@@ -324,7 +333,7 @@ async def test_blocked_chat_does_not_stop_another_chats_delivery(
         video = await fake.wait_for("sendVideo", where=to_chat(other))
         blocked = await final_job(core, USER)
         delivered = await final_job(core, other)
-    assert blocked.status is JobStatus.UNDELIVERABLE and "blocked" in (blocked.error or "")
+    assert blocked.status is JobStatus.UNDELIVERABLE and blocked.error == CHAT_GONE
     assert delivered.status is JobStatus.DELIVERED and video["chat_id"] == other
 
 
@@ -572,12 +581,15 @@ async def test_access_lists_limits_and_admin_stats(
         fake.photo_message(USER, "second", photo=_photo(fake))
         limit = await fake.wait_for("sendMessage", where=lambda c: "in progress" in c["text"])
         fake.message(USER, text="/stats")
+        polite = await fake.wait_for("sendMessage", where=lambda c: "/stats" in c["text"])
         fake.message(admin, text="/stats", user=fake.user(admin, "Root"))
         stats = await fake.wait_for("sendMessage", where=to_chat(admin))
         assert len(await jobs_of(core)) == 1
     assert "not available here" in refused["text"]
-    assert "the most at once is 1" in limit["text"]
-    assert "Today" in stats["text"] and "jobs" in stats["text"]
+    assert "at most 1 may run at once" in limit["text"]
+    assert "1 video job in progress" in limit["text"]  # a private chat: the numbers are fine
+    assert "Today" in stats["text"] and ": 1 job — " in stats["text"]
+    assert polite["chat_id"] == USER and polite["text"] == "Only the bot's admins can see /stats."
     assert not [
         c for c in fake.calls_of("sendMessage") if "Today" in c["text"] and c["chat_id"] == USER
     ]

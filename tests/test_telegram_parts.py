@@ -32,9 +32,13 @@ from adapters.telegram.handlers import addressing
 from adapters.telegram.status import StatusBoard
 from adapters.telegram.webhook import make_secret, webhook_path
 from bot.errors import ConfigError, DeliveryError, RecipientGone, TooLarge
+from bot.jobs.limits import Stats
+from bot.jobs.pipeline import TOOK_TOO_LONG
 from bot.keevx.sandbox import SAMPLE_IMAGE, render_video
+from bot.model.help import HELP
 from bot.model.job import Job, JobStatus, Target
-from bot.model.request import build_request
+from bot.model.request import Options, build_request
+from bot.model.status import LOST_ANSWER, RESTARTED
 from tests.fakes.telegram import FakeTelegram
 
 TOKEN = "123:ABC"
@@ -61,19 +65,13 @@ def make_job(
             thread_id=changes.pop("thread_id", None),
             chat_type="private" if chat > 0 else "supergroup",
         ),
-        request=build_request(prompt, _options(), images),
+        request=build_request(prompt, Options(), images),
         status=status,
         created_at=T0,
         updated_at=T0,
         next_run_at=T0,
         **changes,
     )
-
-
-def _options() -> Any:
-    from bot.model.request import Options
-
-    return Options()
 
 
 def visible(fragment: str) -> str:
@@ -115,21 +113,66 @@ def test_status_texts_explain_each_state() -> None:
     now = T0 + timedelta(seconds=95)
     queued = render.status_text(make_job(), now)
     assert queued.startswith("🎬 1 image · model V · 16:9 · 720p · 4 s — queued")
-    assert "job #7" in queued
+    assert queued.endswith("\njob #7")
     waiting = render.status_text(make_job(queue_position=3), now)
     assert "queued · number 3 in line" in waiting
     working = render.status_text(
         make_job(status=JobStatus.SUBMITTED, submitted_at=T0 + timedelta(seconds=5)), now
     )
     assert "processing · 1 min 30 s" in working
-    failed = render.status_text(make_job(status=JobStatus.FAILED, error="moderation said no"), now)
-    assert "failed: moderation said no" in failed
-    unknown = render.status_text(make_job(status=JobStatus.UNKNOWN), now)
-    assert "not charged twice" in unknown
-    cancelled = render.status_text(make_job(status=JobStatus.CANCELLED), now)
-    assert "cannot stop a generation" in cancelled
-    expired = render.status_text(make_job(status=JobStatus.EXPIRED), now)
-    assert "gave up" in expired
+    failed = render.status_text(make_job(status=JobStatus.FAILED, error="Moderation said no."), now)
+    assert failed.split("\n")[:2] == [
+        "⚠️ 1 image · model V · 16:9 · 720p · 4 s — failed",
+        "Moderation said no.",  # the core's reason, a sentence of its own
+    ]
+    # Outcome unknown, worded for what happened: a lost answer, or a restart mid-request.
+    lost = render.status_text(make_job(status=JobStatus.UNKNOWN, error=LOST_ANSWER), now)
+    restarted = render.status_text(make_job(status=JobStatus.UNKNOWN, error=RESTARTED), now)
+    assert "— outcome unknown\n" in lost and "— outcome unknown\n" in restarted
+    assert "answer was lost" in lost and "restarted" not in lost
+    assert "I restarted while" in restarted and "answer was lost" not in restarted
+    assert "not charged twice" in lost and "not charged twice" in restarted
+    cancelled = render.status_text(make_job(status=JobStatus.CANCELLED, submitted_at=T0), now)
+    assert "— cancelled\nKeevx cannot stop a generation" in cancelled
+    early = render.status_text(make_job(status=JobStatus.CANCELLED), now)
+    assert "cannot stop" not in early  # it never reached Keevx
+    expired = render.status_text(
+        make_job(
+            status=JobStatus.EXPIRED,
+            submitted_at=T0,
+            finished_at=T0 + timedelta(minutes=20),
+            error=TOOK_TOO_LONG,
+        ),
+        now,
+    )
+    assert "— gave up after 20 min 0 s\n" + TOOK_TOO_LONG in expired
+    noted = render.status_text(make_job(images=4), now)  # V takes 3: KL, and the note says so
+    assert "<i>You sent 4 images, so I'm using model KL" in noted
+
+
+def test_texts_name_each_job_and_count_right() -> None:
+    """One voice: "job #7", capitalised sentences, "1 job" but "2 jobs"."""
+    now = T0 + timedelta(seconds=95)
+    line = render.job_line(make_job(status=JobStatus.FAILED, error="Keevx said no."), now)
+    assert line.startswith("#7 · <b>failed</b>: Keevx said no. · 1 image")
+    one = Stats(by_status={JobStatus.DELIVERED: 1}, videos_delivered=1, failures=0, queue_length=0)
+    two = Stats(by_status={JobStatus.DELIVERED: 2}, videos_delivered=2, failures=0, queue_length=0)
+    assert ": 1 job — delivered 1" in render.stats_text(one)
+    assert ": 2 jobs — delivered 2" in render.stats_text(two)
+    assert render.videos(1) == "1 video" and render.videos(3) == "3 videos"
+    shown = render.settings_text(Options(count=2, duration=6), is_group=True)
+    assert "• Videos per request: 2 videos" in shown and "• Duration: 6 s" in shown
+    assert "• Model: model default" in shown and "Group admins can change them." in shown
+
+
+def test_help_is_the_cores_with_telegrams_own_lines() -> None:
+    text = render.help_text()
+    assert "server" not in text  # a Telegram chat is never a server
+    for line in (HELP.usage, *HELP.models, HELP.defaults, HELP.narration, *HELP.tips):
+        assert render.esc(line) in text
+    for topic in ("subject", "scene", "action", "mood", "lighting"):
+        assert topic in text
+    assert "/settings changes them for this chat" in text and "/jobs" in text
 
 
 def test_webhook_secret_and_path() -> None:
@@ -282,7 +325,9 @@ async def test_status_edits_are_throttled_except_state_changes(
         "processing · 13 s",
         "done in 14 s",
     ]
-    assert "reply_markup" in edits[0].params and "reply_markup" not in edits[-1].params
+    assert edits[0]["reply_markup"]["inline_keyboard"][0][0]["text"] == "Cancel"
+    (delete,) = edits[-1]["reply_markup"]["inline_keyboard"][0]  # no images at Keevx: no Again
+    assert delete["callback_data"] == "keevx:delete:7"
     # a status message deleted by someone: a new one is sent
     del fake.messages[(GROUP, int(message_id or 0))]
     await show(JobStatus.FAILED, 20, error="boom")

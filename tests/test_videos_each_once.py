@@ -103,7 +103,7 @@ async def test_telegram_a_finished_video_is_delivered_when_its_sibling_times_out
     assert job.status is JobStatus.DELIVERED
     assert "video 1/2" in captions(tg_fake)[0] and len(captions(tg_fake)) == 1
     status = tg_fake.sent_texts(USER)[-1]
-    assert "1 of 2 videos arrived" in status and "took too long" in status
+    assert "1 of 2 videos arrived. The other one did not: Keevx did not finish" in status
 
 
 async def test_telegram_a_send_failing_between_two_videos_never_reposts_the_first(

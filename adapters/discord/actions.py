@@ -2,7 +2,8 @@
 
 Who may click: Again only the requester (a new job counts against their
 limits); Delete and Cancel the requester or a member with Manage Messages.
-Refusals are ephemeral, so only the clicker sees them.
+Refusals are ephemeral, so only the clicker sees them. Again on a job whose
+video may still be made (and charged) first asks, privately, for "Again anyway".
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from typing import Any
 
 import discord
 
-from adapters.discord import render
+from adapters.discord import render, texts
 from adapters.discord.intake import Intake
+from adapters.discord.views import confirm_view
 from bot.errors import RequestInvalid
+from bot.jobs.service import NOT_YOURS_AGAIN
 from bot.model.job import Job
-from bot.model.status import Action
+from bot.model.status import CONFIRM_AGAIN, Action, status_view
 
 __all__ = ["Buttons"]
 
@@ -45,24 +48,23 @@ class Buttons:
     ) -> None:
         job = await self._intake.service.get(job_id)
         if job is None:
-            await _tell(interaction, f"There is no job {job_id} any more.")
+            await _tell(interaction, texts.NO_JOB_ANY_MORE.format(job=job_id))
             return
         user = str(interaction.user.id)
         requester = user == job.target.user_id
         moderator = interaction.permissions.manage_messages
-        if action is Action.AGAIN:
+        if action in (Action.AGAIN, Action.AGAIN_ANYWAY):
             if not requester:
-                await _tell(
-                    interaction, f"Only the person who asked for job {job_id} can use Again."
+                await _tell(interaction, NOT_YOURS_AGAIN.format(job=job_id))
+            elif action is Action.AGAIN and status_view(job).confirm_again:
+                await interaction.response.send_message(
+                    CONFIRM_AGAIN.format(job=job_id), view=confirm_view(job_id), ephemeral=True
                 )
-                return
-            await self._intake.again(interaction, job)
+            else:
+                await self._intake.again(interaction, job)
         elif not (requester or moderator):
-            verb = "delete" if action is Action.DELETE else "cancel"
-            await _tell(
-                interaction,
-                f"Only the person who asked for job {job_id} or a moderator can {verb} it.",
-            )
+            refusal = texts.DELETE_NOT_YOURS if action is Action.DELETE else texts.CANCEL_NOT_YOURS
+            await _tell(interaction, refusal.format(job=job_id))
         elif action is Action.DELETE:
             await self._delete(interaction, job)
         else:
@@ -84,7 +86,7 @@ class Buttons:
                 continue
             except discord.HTTPException as exc:
                 log.warning("job %s: result %s not deleted (code %s)", job.id, message_id, exc.code)
-                await _tell(interaction, "I could not delete the video here: missing permissions?")
+                await _tell(interaction, texts.DELETE_FAILED)
                 return
         log.info("job %s: result deleted by %s", job.id, interaction.user.id)
 

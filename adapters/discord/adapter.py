@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import discord
 
 from adapters.base import Video
-from adapters.discord import render
+from adapters.discord import render, texts
 from adapters.discord.actions import Buttons
 from adapters.discord.client import VideoBotClient
 from adapters.discord.endpoints import point_at
@@ -235,7 +234,7 @@ class DiscordAdapter:
         if video.path is not None and (video.size or 0) <= self.upload_limit(job.target):
             parts["file"] = discord.File(video.path, filename=f"keevx-{job.id}-{video.number}.mp4")
         else:
-            parts["embed"] = render.link_embed(job, video, now=datetime.now(UTC))
+            parts["embed"] = render.link_embed(job, video)
         return parts
 
     async def _result_by_interaction(self, job: Job, session: Session, video: Video) -> str | None:
@@ -261,9 +260,7 @@ class DiscordAdapter:
                     **parts, **self._reply(job.target), allowed_mentions=_requester_only(job.target)
                 )
         except RecipientGone:
-            await self._explain(
-                job, "I may not post in that channel, so the video cannot be delivered."
-            )
+            await self._explain(job, texts.CANNOT_POST)
             raise
         return str(msg.id)
 
@@ -274,7 +271,9 @@ class DiscordAdapter:
             return
         with contextlib.suppress(discord.HTTPException, DeliveryError):
             await session.interaction.followup.send(
-                render.fit(f"Job {job.id}: {text}"), ephemeral=True, allowed_mentions=_NO_PINGS
+                render.fit(texts.ABOUT_JOB.format(job=job.id, text=text)),
+                ephemeral=True,
+                allowed_mentions=_NO_PINGS,
             )
 
     # -- places ------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The application commands: ``/video``, ``/jobs``, ``/settings`` and "Make a video".
+"""The application commands: ``/video``, ``/jobs``, ``/settings``, ``/stats``, ``/help`` and
+"Make a video".
 
 Option choices, ranges and descriptions are written from
 :data:`bot.model.rules.MODEL_RULES`, so they offer and state each model's limits
@@ -14,7 +15,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord import render
+from adapters.discord import render, texts
 from adapters.discord.intake import PLATFORM, Intake, image_attachments
 from adapters.discord.sessions import Origin
 from bot.errors import RequestInvalid
@@ -179,15 +180,19 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
 
     @tree.command(name="jobs", description="Your recent video jobs (only you see them)")
     async def jobs(interaction: discord.Interaction[Any]) -> None:
-        recent = await intake.service.recent(PLATFORM, str(interaction.user.id))
-        await interaction.response.send_message(render.job_list(recent), ephemeral=True)
+        user = str(interaction.user.id)
+        recent = await intake.service.recent(PLATFORM, user)
+        usage = await intake.service.usage(PLATFORM, user)
+        await interaction.response.send_message(render.job_list(recent, usage), ephemeral=True)
+
+    @tree.command(name="help", description=texts.HELP_COMMAND)
+    async def help_(interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.send_message(render.help_text(), ephemeral=True)
 
     @tree.command(name="stats", description="Today's jobs, videos and queue (bot admins only)")
     async def stats(interaction: discord.Interaction[Any]) -> None:
         if not intake.service.is_admin(PLATFORM, str(interaction.user.id)):
-            await interaction.response.send_message(
-                "Only the bot's admins (ADMIN_USERS) can see /stats.", ephemeral=True
-            )
+            await interaction.response.send_message(texts.STATS_ADMINS_ONLY, ephemeral=True)
             return
         text = render.stats_text(await intake.service.stats())
         await interaction.response.send_message(text, ephemeral=True)
@@ -224,11 +229,7 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
             return
         if given != Options():
             await intake.service.set_chat_defaults(PLATFORM, guild, merged)
-        shown = (
-            ", ".join(f"{k} {v}" for k, v in vars(merged).items() if v is not None)
-            or "none (each model's own defaults)"
-        )
-        await interaction.response.send_message(f"This server's defaults: {shown}.", ephemeral=True)
+        await interaction.response.send_message(render.settings_text(merged), ephemeral=True)
 
     @app_commands.context_menu(name="Make a video")
     async def make_video(interaction: discord.Interaction[Any], message: discord.Message) -> None:

@@ -28,7 +28,7 @@ import aiohttp
 import discord
 
 from adapters.discord.download import TIMEOUT, DownloadFailed, DownloadTooLarge, save_to_file
-from adapters.discord.render import mention_hint, refusal
+from adapters.discord.render import mention_hint, public_refusal, refusal
 from adapters.discord.sessions import Origin, Sessions
 from bot.errors import RequestInvalid
 from bot.jobs.service import JobService
@@ -278,8 +278,8 @@ class Intake:
                 return await self._submit(
                     key, Origin.MENTION, target, request, images, command.links
                 )
-            except RequestInvalid as exc:
-                await _reply(message, refusal(str(exc)))
+            except RequestInvalid as exc:  # posted for the channel: no one's usage in it
+                await _reply(message, public_refusal(exc))
                 return None
         finally:
             self._busy.discard(key)

@@ -19,26 +19,33 @@ from datetime import datetime, timedelta
 import discord
 
 from adapters.base import Video
+from adapters.discord import texts
+from bot.errors import LimitReached, RequestInvalid
 from bot.jobs.limits import Stats
+from bot.model.help import HELP
 from bot.model.job import Job
-from bot.model.status import Phase, status_view
+from bot.model.rules import Options, plural
+from bot.model.status import VIDEO_LINK_LIFETIME, Phase, link_expires, status_view
 
 __all__ = [
     "CONTENT_LIMIT",
     "LINK_LIFETIME",
     "fit",
+    "help_text",
     "job_list",
     "link_embed",
     "mention_hint",
     "plain",
+    "public_refusal",
     "refusal",
     "result_text",
+    "settings_text",
     "stats_text",
     "status_text",
     "timestamp",
 ]
 
-LINK_LIFETIME = timedelta(days=7)
+LINK_LIFETIME = VIDEO_LINK_LIFETIME
 CONTENT_LIMIT = 2000  # characters (code points) in a message's content
 MAX_ERROR_SHOWN = 300  # of a job's error, in a status line
 
@@ -121,6 +128,29 @@ def mention_hint(bot_id: int, *, replied: bool) -> str:
     )
 
 
+def public_refusal(exc: RequestInvalid) -> str:
+    """:func:`refusal` for a reply everyone in the channel reads: one telling the user's own
+    usage becomes a short sentence without the numbers (``/jobs`` shows them privately)."""
+    if isinstance(exc, LimitReached) and exc.personal:
+        return texts.LIMIT_IN_PUBLIC
+    return refusal(str(exc))
+
+
+def help_text() -> str:
+    """/help: the core's help, with what only Discord offers (markdown)."""
+    blocks = [
+        [HELP.intro, texts.HOW_TO_ASK],
+        [f"`{HELP.usage}`", texts.OPTIONS_HINT],
+        list(HELP.models),
+        [HELP.defaults, texts.SETTINGS_HINT],
+        [HELP.example],
+        [HELP.narration],
+        [f"**{HELP.tips_heading}**", *HELP.tips],
+        [texts.COMMANDS],
+    ]
+    return fit("\n\n".join("\n".join(block) for block in blocks))
+
+
 def _quote(text: str, budget: int) -> str:
     """User text as a block quote (each line quoted), escaped, within ``budget`` characters."""
     lines = plain(text).splitlines() or [""]
@@ -130,18 +160,21 @@ def _quote(text: str, budget: int) -> str:
 def state_line(job: Job) -> str:
     """``🎬 generating · started <t:…:R>``, with the reason for an unhappy ending."""
     view = status_view(job)
-    line = f"{_PHASES[view.phase]} · started {timestamp(job.created_at)}"
+    started = timestamp(job.created_at)
+    line = texts.STARTED.format(phase=_PHASES[view.phase], started=started)
     if view.queue_position:
-        line = f"{_PHASES[view.phase]}, number {view.queue_position} in line"
-        line += f" · started {timestamp(job.created_at)}"
+        line = texts.QUEUED_AT.format(
+            phase=_PHASES[view.phase], position=view.queue_position, started=started
+        )
     if view.usual_seconds and job.submitted_at is not None:
         usually = job.submitted_at + timedelta(seconds=view.usual_seconds)
-        line += f" · usually ready {timestamp(usually)}"
+        line = texts.USUALLY_READY.format(line=line, when=timestamp(usually))
     if view.over and job.finished_at is not None:
-        line += f" · ended {timestamp(job.finished_at)}"
+        line = texts.ENDED.format(line=line, ended=timestamp(job.finished_at))
+    notes = [f"*{plain(note)}*" for note in job.request.notes]
     if view.reason:
-        line += "\n" + fit(plain(view.reason), MAX_ERROR_SHOWN)
-    return line
+        notes.append(fit(plain(view.reason), MAX_ERROR_SHOWN))
+    return "\n".join([line, *notes])
 
 
 def _with_prompt(job: Job, head: str, tail: str = "") -> str:
@@ -153,26 +186,32 @@ def _with_prompt(job: Job, head: str, tail: str = "") -> str:
 def status_text(job: Job, *, mention: bool = False) -> str:
     """The one status message of a job: parameters, prompt, state and start time."""
     head = f"<@{job.target.user_id}> " if mention else ""
-    return _with_prompt(job, f"{head}**Job {job.id}** · {job.request.summary()}", state_line(job))
+    title = texts.JOB_HEAD.format(job=job.id, summary=job.request.summary())
+    return _with_prompt(job, head + title, state_line(job))
 
 
 def result_text(job: Job, index: int, total: int, *, mention: bool) -> str:
     """The text above a result: who asked, the prompt and the parameters."""
     head = f"<@{job.target.user_id}> " if mention else ""
-    part = f" ({index + 1}/{total})" if total > 1 else ""
-    return _with_prompt(job, f"{head}**Job {job.id}**{part} · {job.request.summary()}")
+    summary = job.request.summary()
+    if total > 1:
+        title = texts.JOB_PART_HEAD.format(
+            job=job.id, index=index + 1, total=total, summary=summary
+        )
+    else:
+        title = texts.JOB_HEAD.format(job=job.id, summary=summary)
+    return _with_prompt(job, head + title)
 
 
-def link_embed(job: Job, video: Video, *, now: datetime) -> discord.Embed:
-    """An embed pointing at a video too large to attach (bots cannot embed video)."""
-    expires = (job.finished_at or now) + LINK_LIFETIME
+def link_embed(job: Job, video: Video) -> discord.Embed:
+    """An embed pointing at a video too large to attach (bots cannot embed video).
+
+    The link's end is counted from when Keevx made the video, not from this post.
+    """
     embed = discord.Embed(
-        title=f"Watch the video (job {job.id})",
+        title=texts.LINK_TITLE.format(job=job.id),
         url=video.url,
-        description=(
-            "The file is over this channel's upload limit, so here is the link.\n"
-            f"The link expires {timestamp(expires)} (7 days after the video was made)."
-        ),
+        description=texts.LINK_BODY.format(expires=timestamp(link_expires(job, video.url))),
     )
     if video.thumbnail_url:
         embed.set_image(url=video.thumbnail_url)
@@ -188,26 +227,44 @@ def link_embed(job: Job, video: Video, *, now: datetime) -> discord.Embed:
     return embed
 
 
-def job_list(jobs: Sequence[Job]) -> str:
-    """The ``/jobs`` answer: one line per job, newest first."""
+def job_list(jobs: Sequence[Job], usage: Sequence[str] = ()) -> str:
+    """The ``/jobs`` answer: one line per job, newest first, then where the user stands
+    against the fair-use limits (``usage``, the core's sentences)."""
+    tail = ["", *usage] if usage else []
     if not jobs:
-        return "You have no jobs yet: try `/video`."
+        return fit("\n".join([texts.NO_JOBS, *tail]))
     lines = []
     for job in jobs:
         prompt = " ".join(job.request.prompt.split())
         short = prompt if len(prompt) <= 60 else prompt[:59] + "…"
         lines.append(
-            f"**{job.id}** · {_PHASES[status_view(job).phase]} · "
+            f"**#{job.id}** · {_PHASES[status_view(job).phase]} · "
             f"{timestamp(job.created_at)} · {job.request.summary()} · {plain(short)}"
         )
-    return fit("\n".join(lines))
+    return fit("\n".join([*lines, *tail]))
+
+
+def settings_text(defaults: Options) -> str:
+    """A server's saved defaults in words: ``model KL, aspect ratio 9:16, 2 videos``."""
+    values = []
+    for name, value in vars(defaults).items():
+        if value is None:
+            continue
+        if name == "count":
+            values.append(plural(value, texts.VIDEO_ONE, texts.VIDEO_MANY))
+            continue
+        shown = (texts.ON if value else texts.OFF) if name == "audio" else value
+        values.append(texts.SETTING_ITEMS[name].format(value=shown))
+    return texts.SETTINGS.format(values=", ".join(values)) if values else texts.NO_SETTINGS
 
 
 def stats_text(stats: Stats) -> str:
     """/stats for admins: today's jobs by state, videos, failures, queue length."""
-    states = ", ".join(f"{s.value} {n}" for s, n in stats.by_status.items() if n) or "none"
-    return (
-        f"**Today (UTC)**: {stats.jobs} jobs — {states}\n"
-        f"Videos delivered: {stats.videos_delivered} · failures: {stats.failures} · "
-        f"waiting in line: {stats.queue_length}"
+    states = ", ".join(f"{s.value} {n}" for s, n in stats.by_status.items() if n)
+    return texts.STATS.format(
+        jobs=plural(stats.jobs, texts.JOBS_ONE, texts.JOBS_MANY),
+        states=states or texts.NO_STATES,
+        videos=stats.videos_delivered,
+        failures=stats.failures,
+        waiting=stats.queue_length,
     )

@@ -1,7 +1,7 @@
 """Buttons whose ``custom_id`` carries the job id, so they survive restarts.
 
-``keevx:again:<job>``, ``keevx:delete:<job>`` and ``keevx:cancel:<job>`` are
-one :class:`discord.ui.DynamicItem` template, registered once in
+``keevx:again:<job>``, ``keevx:again-anyway:<job>``, ``keevx:delete:<job>`` and
+``keevx:cancel:<job>`` are one :class:`discord.ui.DynamicItem` template, registered once in
 ``setup_hook``: discord.py rebuilds the button from any message's
 ``custom_id`` when it is clicked, whether or not this process sent it.
 The click itself is handled by the client (:class:`ButtonHandler`).
@@ -14,18 +14,20 @@ from typing import Any, Protocol, cast
 
 import discord
 
+from adapters.discord import texts
 from bot.model import status
-from bot.model.job import Job
+from bot.model.job import Job, JobStatus
 from bot.model.status import Action
 
-__all__ = ["Action", "ButtonHandler", "JobButton", "result_view", "status_view"]
+__all__ = ["Action", "ButtonHandler", "JobButton", "confirm_view", "result_view", "status_view"]
 
 MAX_LINK_URL = 512  # Discord's limit for a link button's url
 
 _LOOK: dict[Action, tuple[str, discord.ButtonStyle]] = {
-    Action.AGAIN: ("Again", discord.ButtonStyle.primary),
-    Action.DELETE: ("Delete", discord.ButtonStyle.secondary),
-    Action.CANCEL: ("Cancel", discord.ButtonStyle.danger),
+    Action.AGAIN: (texts.AGAIN_BUTTON, discord.ButtonStyle.primary),
+    Action.AGAIN_ANYWAY: (texts.AGAIN_ANYWAY_BUTTON, discord.ButtonStyle.danger),
+    Action.DELETE: (texts.DELETE_BUTTON, discord.ButtonStyle.secondary),
+    Action.CANCEL: (texts.CANCEL_BUTTON, discord.ButtonStyle.danger),
 }
 
 
@@ -67,11 +69,24 @@ class JobButton(
 
 
 def status_view(job: Job) -> discord.ui.View | None:
-    """The Cancel button while the job can be stopped; Again and Delete sit on each video."""
-    if Action.CANCEL not in status.status_view(job).actions:
+    """Cancel while the job can be stopped; Again once it ended without a video (a
+    delivered job has Again and Delete on each video)."""
+    actions = status.status_view(job).actions
+    shown = [Action.CANCEL] if Action.CANCEL in actions else []
+    if Action.AGAIN in actions and job.status is not JobStatus.DELIVERED:
+        shown.append(Action.AGAIN)
+    if not shown:
         return None
     view = discord.ui.View(timeout=None)
-    view.add_item(JobButton(Action.CANCEL, job.id))
+    for action in shown:
+        view.add_item(JobButton(action, job.id))
+    return view
+
+
+def confirm_view(job_id: int) -> discord.ui.View:
+    """The one button that repeats a job once its requester knows it may charge twice."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(JobButton(Action.AGAIN_ANYWAY, job_id))
     return view
 
 
@@ -81,5 +96,5 @@ def result_view(job: Job, url: str | None) -> discord.ui.View:
     view.add_item(JobButton(Action.AGAIN, job.id))
     view.add_item(JobButton(Action.DELETE, job.id))
     if url and len(url) <= MAX_LINK_URL and url.startswith(("http://", "https://")):
-        view.add_item(discord.ui.Button(label="Open video", url=url))
+        view.add_item(discord.ui.Button(label=texts.OPEN_BUTTON, url=url))
     return view

@@ -52,7 +52,7 @@ from bot.jobs.service import JobService
 from bot.model.job import Job, Target
 from bot.settings import Settings
 
-__all__ = ["COMMANDS", "TelegramAdapter"]
+__all__ = ["COMMANDS", "PRIVACY_MODE_ON", "TelegramAdapter"]
 
 log = logging.getLogger("adapters.telegram")
 POLLER_ROLE = "telegram_poller"  # the metrics' leader role of the getUpdates instance
@@ -64,6 +64,14 @@ COMMANDS = [
     BotCommand("cancel", "Stop waiting for a video: /cancel [job number]"),
     BotCommand("help", "What I do, the options and an example"),
 ]
+
+# For operators (the start-up log, `keevx-bot doctor`): what privacy mode hides in groups.
+PRIVACY_MODE_ON = (
+    "privacy mode is on: in groups only commands, mentions, replies to the bot and the"
+    " captioned photo of an album reach it, so an album there arrives as one photo;"
+    " turn it off with @BotFather (/setprivacy, Disable), then remove the bot from each"
+    " group and add it again"
+)
 
 App = Application[Any, Any, Any, Any, Any, Any]
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -224,6 +232,8 @@ class TelegramAdapter:
             self._lead_task = asyncio.create_task(self._keep_lead(), name="telegram-leader")
         self._started = True
         log.info("telegram: started as @%s (%s)", self.app.bot.username, self.mode)
+        if not self.app.bot.bot.can_read_all_group_messages:
+            log.warning("telegram: %s", PRIVACY_MODE_ON)
 
     async def stop(self) -> None:
         if not self._started:

@@ -1,7 +1,8 @@
-"""/start, /help, /settings, /jobs, /cancel and the inline buttons (``keevx:…`` data).
+"""/start, /help, /settings, /jobs, /cancel, /stats and the inline buttons (``keevx:…`` data).
 
 Button data is stateless, so buttons keep working after a restart:
-``keevx:cancel:<job id>``, ``keevx:again:<job id>``, ``keevx:set:<field>:<value>``,
+``keevx:cancel:<job id>``, ``keevx:again:<job id>`` (``keevx:again-anyway:<job id>`` once
+told that it may charge twice), ``keevx:delete:<job id>``, ``keevx:set:<field>:<value>``,
 ``keevx:set:reset``.
 """
 
@@ -24,14 +25,15 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from adapters.telegram import render
+from adapters.telegram import render, texts
 from adapters.telegram.intake import reply
-from adapters.telegram.status import StatusBoard
+from adapters.telegram.status import StatusBoard, confirm_again_markup
 from bot.errors import DeliveryError, RequestInvalid
-from bot.jobs.service import JobService
+from bot.jobs.service import NO_JOB, JobService
 from bot.model.job import ACTIVE, Job
 from bot.model.request import Model, Options, fit_options, validate_options
 from bot.model.rules import values_for
+from bot.model.status import CONFIRM_AGAIN, status_view
 
 __all__ = ["Commands", "settings_keyboard"]
 
@@ -43,10 +45,17 @@ CHOICES: list[tuple[str, list[tuple[str, str]]]] = [
     ("model", [(m.value, m.value) for m in values_for("model")]),
     ("ar", [(a, a) for a in values_for("aspect_ratio")]),
     ("res", [(r, r) for r in values_for("resolution")]),
-    ("duration", [(f"{n} s", str(n)) for n in values_for("duration")]),
-    ("audio", [("audio on", "on"), ("audio off", "off")]),
+    ("duration", [(texts.SECONDS.format(seconds=n), str(n)) for n in values_for("duration")]),
+    ("audio", [(texts.AUDIO_ON, "on"), (texts.AUDIO_OFF, "off")]),
+    ("count", [(render.videos(n), str(n)) for n in values_for("count")]),
 ]
-_ATTR = {"model": "model", "ar": "aspect_ratio", "res": "resolution", "duration": "duration"}
+_ATTR = {
+    "model": "model",
+    "ar": "aspect_ratio",
+    "res": "resolution",
+    "duration": "duration",
+    "count": "count",
+}
 
 
 def _apply(options: Options, name: str, value: str) -> Options:
@@ -54,6 +63,8 @@ def _apply(options: Options, name: str, value: str) -> Options:
         return dataclasses.replace(options, model=Model(value))
     if name == "duration":
         return dataclasses.replace(options, duration=int(value))
+    if name == "count":
+        return dataclasses.replace(options, count=int(value))
     if name == "audio":
         return dataclasses.replace(options, audio=value == "on")
     if name == "ar":
@@ -83,7 +94,7 @@ def settings_keyboard(options: Options) -> InlineKeyboardMarkup:
                 for text, value in values
             ]
         )
-    rows.append([InlineKeyboardButton("Reset to model defaults", callback_data="keevx:set:reset")])
+    rows.append([InlineKeyboardButton(texts.RESET, callback_data="keevx:set:reset")])
     return InlineKeyboardMarkup(rows)
 
 
@@ -139,19 +150,20 @@ class Commands:
         msg = update.message
         if msg is None or msg.from_user is None:
             return
-        jobs = await self.service.recent(self.platform, str(msg.from_user.id), 10)
-        if not jobs:
-            await _say(msg, "No videos yet. Send a photo with a caption to make one.")
-            return
+        user_id = str(msg.from_user.id)
+        jobs = await self.service.recent(self.platform, user_id, 10)
+        usage = [render.esc(line) for line in await self.service.usage(self.platform, user_id)]
         now = self.now()
-        await _say(msg, "\n".join(render.job_line(j, now) for j in jobs), html=True)
+        lines = [render.job_line(j, now) for j in jobs] or [render.esc(texts.NO_JOBS)]
+        await _say(msg, "\n".join([*lines, *(["", *usage] if usage else [])]), html=True)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Today's numbers, for ADMIN_USERS only (others get no answer)."""
+        """Today's numbers, for ADMIN_USERS only (others are told so)."""
         msg = update.message
         if msg is None or msg.from_user is None:
             return
         if not self.service.is_admin(self.platform, str(msg.from_user.id)):
+            await _say(msg, texts.STATS_ADMINS_ONLY)
             return
         await _say(msg, render.stats_text(await self.service.stats()), html=True)
 
@@ -171,13 +183,13 @@ class Commands:
                     if j.status in ACTIVE
                 ]
                 if not active:
-                    await _say(msg, "You have no video in progress.")
+                    await _say(msg, texts.NONE_IN_PROGRESS)
                     return
                 job_id = active[0].id
             force = self.service.is_admin(self.platform, user_id)
             job = await self.service.cancel(job_id, user_id, force=force)
         except ValueError:
-            await _say(msg, "Use /cancel or /cancel <job number>, e.g. /cancel 12.")
+            await _say(msg, texts.CANCEL_USAGE)
             return
         except RequestInvalid as exc:
             await _say(msg, str(exc))
@@ -194,7 +206,11 @@ class Commands:
             if parts[1] == "cancel":
                 await self._cancel_button(query, int(parts[2]))
             elif parts[1] == "again":
-                await self._again_button(query, int(parts[2]))
+                await self._again_button(query, int(parts[2]), confirmed=False)
+            elif parts[1] == "again-anyway":
+                await self._again_button(query, int(parts[2]), confirmed=True)
+            elif parts[1] == "delete":
+                await self._delete_button(query, int(parts[2]))
             elif parts[1] == "set":
                 await self._settings_button(query, parts[2:])
             else:
@@ -213,24 +229,61 @@ class Commands:
         await _answer(query, self._cancelled(job), show_alert=True)
         await self._refresh(job)
 
-    async def _again_button(self, query: CallbackQuery, job_id: int) -> None:
+    async def _again_button(self, query: CallbackQuery, job_id: int, *, confirmed: bool) -> None:
+        """A new job like ``job_id``; where the first may still be charged, only once the
+        person was told so and tapped "Again anyway"."""
+        user_id = str(query.from_user.id)
+        if not confirmed:
+            old = await self.service.get(job_id)
+            if old is not None and old.target.user_id == user_id and status_view(old).confirm_again:
+                await _answer(query, CONFIRM_AGAIN.format(job=job_id), show_alert=True)
+                if isinstance(query.message, Message):
+                    await query.message.edit_reply_markup(confirm_again_markup(job_id))
+                return
         try:
-            job = await self.service.again(
-                job_id, str(query.from_user.id), dedupe_key=f"telegram:again:{query.id}"
-            )
+            job = await self.service.again(job_id, user_id, dedupe_key=f"telegram:again:{query.id}")
         except RequestInvalid as exc:
             await _answer(query, str(exc), show_alert=True)
             return
-        await _answer(query, f"Making it again as job #{job.id}.")
+        await _answer(query, texts.AGAIN_STARTED.format(job=job.id))
+
+    async def _delete_button(self, query: CallbackQuery, job_id: int) -> None:
+        """Delete a job's videos and its status message: for the requester or a chat admin."""
+        job = await self.service.get(job_id)
+        if job is None:
+            await _answer(query, NO_JOB.format(job=job_id), show_alert=True)
+            return
+        user_id = query.from_user.id
+        chat_id = int(job.target.chat_id)
+        allowed = str(user_id) == job.target.user_id or self.service.is_admin(
+            self.platform, str(user_id)
+        )
+        if not allowed and isinstance(query.message, Message):
+            allowed = await self._may_change(query.message.chat, user_id)
+        if not allowed:
+            await _answer(query, texts.DELETE_NOT_YOURS.format(job=job_id), show_alert=True)
+            return
+        ids = {*job.delivered_ids, *([job.status_message_id] if job.status_message_id else [])}
+        if isinstance(query.message, Message):
+            ids.add(str(query.message.message_id))
+        failed = False
+        for message_id in sorted(ids, key=int):
+            try:
+                await query.get_bot().delete_message(chat_id, int(message_id))
+            except TelegramError as exc:
+                failed = failed or "not found" not in exc.message.lower()
+                log.info("job %s: message %s not deleted: %s", job.id, message_id, exc)
+        log.info("job %s: deleted by %s", job.id, user_id)
+        await _answer(query, texts.DELETE_FAILED if failed else texts.DELETED, show_alert=failed)
 
     async def _settings_button(self, query: CallbackQuery, args: list[str]) -> None:
         message = query.message
         if not isinstance(message, Message):
-            await _answer(query, "This message is too old; send /settings again.")
+            await _answer(query, texts.TOO_OLD)
             return
         chat = message.chat
         if not await self._may_change(chat, query.from_user.id):
-            await _answer(query, "Only group admins can change the defaults.", show_alert=True)
+            await _answer(query, texts.ADMINS_ONLY, show_alert=True)
             return
         current = await self.service.chat_defaults(self.platform, str(chat.id))
         if args[0] == "reset":
@@ -245,10 +298,10 @@ class Commands:
                 await _answer(query, str(exc), show_alert=True)
                 return
         if new == current:
-            await _answer(query, "Already set.")
+            await _answer(query, texts.ALREADY_SET)
             return
         await self.service.set_chat_defaults(self.platform, str(chat.id), new)
-        await _answer(query, "Saved. New requests in this chat use it.")
+        await _answer(query, texts.SAVED)
         text = render.settings_text(new, is_group=chat.type != ChatType.PRIVATE)
         await message.edit_text(
             render.fit(text, html=True),
@@ -270,9 +323,5 @@ class Commands:
 
     @staticmethod
     def _cancelled(job: Job) -> str:
-        if job.submitted_at is not None or job.tasks:
-            return (
-                f"Cancelled job #{job.id}. Keevx cannot stop a generation that already "
-                "started, but this video will not be delivered."
-            )
-        return f"Cancelled job #{job.id} before it reached Keevx."
+        late = job.submitted_at is not None or job.tasks
+        return (texts.CANCELLED_JOB if late else texts.CANCELLED_EARLY).format(job=job.id)

@@ -19,6 +19,7 @@ from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
+from adapters.telegram import texts
 from adapters.telegram.albums import AlbumCollector
 from adapters.telegram.intake import ImageRef, Intake, images_of, reply
 from bot.model.links import links_in
@@ -125,7 +126,10 @@ class MessageRouter:
             await reply(lead, HINT_PHOTO)
             return
         key = f"telegram:{lead.chat_id}:album:{lead.media_group_id}"
-        await self.intake.submit(lead, images, addr.text, dedupe_key=key)
+        # An album has two parts or more: one alone in a group means privacy mode hid the rest.
+        lone = len(parts) == 1 and lead.chat.type != ChatType.PRIVATE
+        notes = (texts.ALBUM_PART_ONLY,) if lone else ()
+        await self.intake.submit(lead, images, addr.text, dedupe_key=key, notes=notes)
 
     def _replied_images(self, msg: Message) -> list[ImageRef]:
         replied = msg.reply_to_message

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from telegram import Bot, Message
-from telegram.constants import FileSizeLimit, ParseMode
+from telegram.constants import ChatType, FileSizeLimit, ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from adapters.telegram.errors import is_too_big
-from adapters.telegram.render import fit
+from adapters.telegram.render import fit, refusal
 from bot.errors import RequestInvalid
 from bot.jobs.service import JobService
 from bot.model.job import Target
@@ -35,8 +35,7 @@ log = logging.getLogger("adapters.telegram")
 
 TOO_BIG_TEXT = (
     "This image is over Telegram's 20 MB download limit for bots, so I cannot fetch it. "
-    "Send it as a photo (Telegram compresses it) or a smaller file. "
-    "(Operators: a local Bot API server, TELEGRAM_LOCAL_MODE=1, lifts this limit.)"
+    "Send it as a photo (Telegram compresses it) or a smaller file."
 )
 
 
@@ -89,9 +88,18 @@ class Intake:
         )
 
     async def submit(
-        self, msg: Message, images: Sequence[ImageRef], text: str, *, dedupe_key: str
+        self,
+        msg: Message,
+        images: Sequence[ImageRef],
+        text: str,
+        *,
+        dedupe_key: str,
+        notes: Sequence[str] = (),
     ) -> None:
-        """Make one job from ``images`` and the prompt/options ``text``; answer ``msg``."""
+        """Make one job from ``images`` and the prompt/options ``text``; answer ``msg``.
+
+        ``notes`` are the adapter's own remarks for the status message, after the core's.
+        """
         existing = await self.service.find(dedupe_key)
         if existing is not None:
             log.info("job %s: update seen again (%s), nothing new", existing.id, dedupe_key)
@@ -105,7 +113,11 @@ class Intake:
         except RequestInvalid as exc:
             await reply(msg, str(exc))
             return
+        if notes:
+            request = request.evolve(notes=(*request.notes, *notes))
         if any(ref.size is not None and ref.size > self.download_limit for ref in images):
+            if not self.local_mode:
+                log.info("image over 20 MB refused: TELEGRAM_LOCAL_MODE=1 would lift the limit")
             await reply(msg, TOO_BIG_TEXT)
             return
         user = msg.from_user
@@ -118,11 +130,12 @@ class Intake:
             reply_to=str(msg.message_id),
             chat_type=msg.chat.type,
         )
+        group = msg.chat.type != ChatType.PRIVATE
         try:
             await self.service.check_limits(target, request)  # before downloading anything
         except RequestInvalid as exc:
             log.info("request refused by %s (chat %s)", exc.field, chat_id)
-            await reply(msg, str(exc))
+            await reply(msg, refusal(exc, group=group))
             return
         spool = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="keevx-tg-"))
         try:
@@ -136,7 +149,7 @@ class Intake:
             )
             log.info("job %s: submitted from chat %s", job.id, chat_id)
         except RequestInvalid as exc:
-            await reply(msg, str(exc))
+            await reply(msg, refusal(exc, group=group))
         except BadRequest as exc:
             if is_too_big(exc):
                 await reply(msg, TOO_BIG_TEXT)

@@ -1,6 +1,7 @@
 """Every text the Telegram adapter shows: status lines, captions, lists and help.
 
-Plain functions of core objects, no PTB calls, so they are easy to test.
+Plain functions of core objects, no PTB calls, so they are easy to test; the
+sentences themselves are in :mod:`adapters.telegram.texts` and the core.
 Captions and status texts are HTML (``parse_mode="HTML"``): user text is escaped.
 Whatever is sent goes through :func:`fit` first: Telegram refuses a text over
 4096 characters (a caption over 1024, a button answer over 200) outright.
@@ -10,15 +11,18 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from telegram.constants import CallbackQueryLimit, MessageLimit
 
+from adapters.telegram import texts
+from bot.errors import LimitReached, RequestInvalid
 from bot.jobs.limits import Stats
-from bot.model.help import HELP_TEXT
-from bot.model.job import ACTIVE, Job, JobStatus
+from bot.model.help import HELP
+from bot.model.job import Job
 from bot.model.request import Options
-from bot.model.status import Phase, StatusView, status_view
+from bot.model.rules import plural
+from bot.model.status import Phase, StatusView, link_expires, status_view
 
 __all__ = [
     "ANSWER_LIMIT",
@@ -26,10 +30,12 @@ __all__ = [
     "TEXT_LIMIT",
     "caption",
     "elapsed",
+    "esc",
     "fit",
     "help_text",
     "job_line",
     "link_text",
+    "refusal",
     "settings_text",
     "stats_text",
     "status_text",
@@ -39,21 +45,33 @@ CAPTION_LIMIT = MessageLimit.CAPTION_LENGTH  # 1024
 TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096
 ANSWER_LIMIT = CallbackQueryLimit.ANSWER_CALLBACK_QUERY_TEXT_LENGTH  # 200
 
-_TELEGRAM_HELP = (
-    "In groups, use /video, mention me, or reply to me; an image sent as a file works too.\n"
-    "/jobs — your recent videos · /cancel [number] — stop waiting for one · "
-    "/settings — this chat's defaults"
-)
 
-
-def _esc(text: str) -> str:
+def esc(text: str) -> str:
     """Escape user text for Telegram HTML (quotes need no escaping outside attributes)."""
     return html.escape(text, quote=False)
 
 
 def help_text() -> str:
-    """The core's help text, then what only Telegram offers (HTML)."""
-    return _esc(HELP_TEXT) + "\n\n" + _TELEGRAM_HELP
+    """The core's help, with what only Telegram offers (HTML)."""
+    blocks = [
+        [HELP.intro, texts.HOW_TO_ASK],
+        [HELP.usage],
+        list(HELP.models),
+        [HELP.defaults, texts.SETTINGS_HINT],
+        [HELP.example],
+        [HELP.narration],
+        [HELP.tips_heading, *HELP.tips],
+        [texts.COMMANDS],
+    ]
+    return "\n\n".join("\n".join(esc(line) for line in block) for block in blocks)
+
+
+def refusal(exc: RequestInvalid, *, group: bool) -> str:
+    """The core's refusal; in a group, one telling the user's own usage becomes a short
+    sentence without the numbers (``/jobs`` in a private chat has them)."""
+    if group and isinstance(exc, LimitReached) and exc.personal:
+        return texts.LIMIT_IN_GROUP
+    return str(exc)
 
 
 def elapsed(since: datetime | None, now: datetime) -> str:
@@ -87,22 +105,18 @@ _ICONS = {
     Phase.UNDELIVERABLE: "⚠️",
 }
 _WORDS = {
-    Phase.QUEUED: "queued",
-    Phase.UPLOADING: "uploading the images",
-    Phase.STARTING: "sending to Keevx",
-    Phase.WAITING: "waiting in Keevx's queue",
-    Phase.GENERATING: "processing",
-    Phase.SENDING: "ready, sending the video",
-    Phase.UNKNOWN: (
-        "outcome unknown: the request reached Keevx but its answer was lost. "
-        "It was not sent again, so you are not charged twice; "
-        "send /video again if no video arrives"
-    ),
-    Phase.UNDELIVERABLE: "could not be delivered here",
-    Phase.CANCELLED: (
-        "cancelled. Keevx cannot stop a generation that already started, "
-        "but this one will not be delivered"
-    ),
+    Phase.QUEUED: texts.QUEUED,
+    Phase.UPLOADING: texts.UPLOADING,
+    Phase.STARTING: texts.STARTING,
+    Phase.WAITING: texts.WAITING,
+    Phase.GENERATING: texts.GENERATING,
+    Phase.SENDING: texts.SENDING,
+    Phase.DONE: texts.DONE,
+    Phase.FAILED: texts.FAILED,
+    Phase.GAVE_UP: texts.GAVE_UP,
+    Phase.UNKNOWN: texts.UNKNOWN,
+    Phase.UNDELIVERABLE: texts.UNDELIVERABLE,
+    Phase.CANCELLED: texts.CANCELLED,
 }
 
 
@@ -110,36 +124,42 @@ def _state(job: Job, view: StatusView, now: datetime) -> str:
     """The view in words; times from the job's own clock fields."""
     phase = view.phase
     if phase is Phase.QUEUED and view.queue_position:
-        return f"queued · number {view.queue_position} in line"
+        return texts.QUEUED_AT.format(position=view.queue_position)
     if phase in (Phase.WAITING, Phase.GENERATING):
-        line = f"{_WORDS[phase]} · {elapsed(job.submitted_at or job.created_at, now)}"
+        state = _WORDS[phase].format(elapsed=elapsed(job.submitted_at or job.created_at, now))
         if view.usual_seconds:
-            line += f" · usually ready in about {about(view.usual_seconds)}"
-        return line
-    if phase is Phase.DONE:
-        done = f"done in {elapsed(job.created_at, job.finished_at or now)}"
-        return f"{done}. {view.reason}" if view.reason else done
-    if phase is Phase.FAILED:
-        return f"failed: {view.reason}"
+            return texts.USUALLY_READY.format(state=state, about=about(view.usual_seconds))
+        return state
     if phase is Phase.GAVE_UP:
-        took = elapsed(job.submitted_at or job.created_at, job.finished_at or now)
-        return f"gave up: Keevx did not finish within {took}"
-    return _WORDS[phase]
+        since, now = job.submitted_at or job.created_at, job.finished_at or now
+    else:
+        since, now = job.created_at, job.finished_at or now
+    return _WORDS[phase].format(elapsed=elapsed(since, now))
+
+
+def _explanation(job: Job, view: StatusView) -> str | None:
+    """The sentence under an unhappy ending: the core's reason, or why a cancel came late."""
+    if view.phase is Phase.CANCELLED:
+        return texts.CANCELLED_LATE if job.submitted_at is not None or job.tasks else None
+    return view.reason
 
 
 def status_text(job: Job, now: datetime) -> str:
-    """``🎬 1 image · model V · 16:9 · 720p · 4 s — queued``, the job id and any notes (HTML)."""
+    """``🎬 1 image · model V · 16:9 · 720p · 4 s — queued``, notes, why it ended, the job
+    number (HTML)."""
     view = status_view(job)
     icon = _ICONS.get(view.phase, "🎬")
-    lines = [f"{icon} {_esc(job.request.summary())} — {_esc(_state(job, view, now))}"]
-    lines += [f"<i>{_esc(note)}</i>" for note in job.request.notes]
-    lines.append(f"job #{job.id}")
+    lines = [f"{icon} {esc(job.request.summary())} — {esc(_state(job, view, now))}"]
+    lines += [f"<i>{esc(note)}</i>" for note in job.request.notes]
+    if explanation := _explanation(job, view):
+        lines.append(esc(explanation))
+    lines.append(esc(texts.JOB_NUMBER.format(job=job.id)))
     return "\n".join(lines)
 
 
 def _requester(job: Job) -> str:
     t = job.target
-    name = _esc(t.user_name or "you")
+    name = esc(t.user_name or "you")
     if t.user_id.isdigit():
         return f'<a href="tg://user?id={t.user_id}">{name}</a>'
     return name
@@ -158,16 +178,16 @@ def caption(job: Job, *, label: str = "") -> str:
     ``label`` (e.g. ``video 2/3``) follows the parameters. Lengths are counted in
     UTF-16 units, the stricter of the ways Telegram is said to count.
     """
-    tail = f"\n\n{_esc(job.request.summary())}"
+    tail = f"\n\n{esc(job.request.summary())}"
     if label:
-        tail += f" · {_esc(label)}"
+        tail += f" · {esc(label)}"
     if _is_group(job):
-        tail += f"\nfor {_requester(job)}"
+        tail += "\n" + texts.FOR_REQUESTER_HTML.format(requester=_requester(job))
     budget = CAPTION_LIMIT - _units(_visible(tail))
     prompt = job.request.prompt
     if _units(prompt) > budget:
         prompt = _cut(prompt, budget - 1).rstrip() + "…"
-    return _esc(prompt) + tail
+    return esc(prompt) + tail
 
 
 def _units(text: str) -> int:
@@ -228,60 +248,88 @@ def _visible(fragment: str) -> str:
 
 
 def link_text(job: Job, url: str, size: int | None, limit: int) -> str:
-    """The message for a video too large to upload: the link, its size, its 7-day life."""
-    mb = f"{size / 1_000_000:.0f} MB" if size else "too large"
+    """The message for a video too large to upload: the link, its size, and until when it
+    works (7 days after Keevx made the video, whenever this is posted)."""
+    mb = texts.SIZE_MB.format(mb=f"{size / 1_000_000:.0f}") if size else texts.SIZE_UNKNOWN
     prompt = job.request.prompt
     if len(prompt) > 300:
         prompt = prompt[:299] + "…"
     parts = [
-        _esc(prompt),
+        esc(prompt),
         "",
-        _esc(job.request.summary()),
-        f"The video ({mb}) is over Telegram's {limit // 1_000_000} MB upload limit: "
-        f'<a href="{html.escape(url, quote=True)}">download it here</a>. '
-        "The link expires in 7 days.",
+        esc(job.request.summary()),
+        texts.LINK_HTML.format(
+            size=esc(mb),
+            limit=limit // 1_000_000,
+            url=html.escape(url, quote=True),
+            expires=esc(_date(link_expires(job, url))),
+        ),
     ]
     if _is_group(job):
-        parts.append(f"for {_requester(job)}")
+        parts.append(texts.FOR_REQUESTER_HTML.format(requester=_requester(job)))
     return "\n".join(parts)
 
 
-def job_line(job: Job, now: datetime) -> str:
-    """One line of /jobs (HTML)."""
-    if job.status in ACTIVE:
-        age = elapsed(job.created_at, now)
-    else:
-        age = elapsed(job.created_at, job.finished_at or job.updated_at)
-    error = f": {job.error}" if job.error and job.status is JobStatus.FAILED else ""
-    return (
-        f"#{job.id} · <b>{job.status.value}</b>{_esc(error)} · {age} · "
-        f"{_esc(job.request.summary())}\n"
-        f"   <i>{_esc(job.request.prompt[:80])}</i>"
+def _date(when: datetime) -> str:
+    """``7 December 2026, 13:30 UTC``: a day nobody can misread, whatever their locale."""
+    when = when.astimezone(UTC)
+    return texts.EXPIRY_DATE.format(
+        day=when.day, month=f"{when:%B}", year=when.year, time=f"{when:%H:%M}"
     )
+
+
+def job_line(job: Job, now: datetime) -> str:
+    """One line of /jobs (HTML): its number, state, parameters and prompt; a failure's reason."""
+    view = status_view(job)
+    if view.phase is Phase.FAILED and view.reason:
+        state = texts.FAILED_BECAUSE_HTML.format(reason=esc(view.reason))
+    else:
+        state = f"<b>{esc(_state(job, view, now))}</b>"
+    return (
+        f"#{job.id} · {state} · {esc(job.request.summary())}\n"
+        f"   <i>{esc(job.request.prompt[:80])}</i>"
+    )
+
+
+def videos(count: int) -> str:
+    """``1 video``, ``2 videos``."""
+    return plural(count, texts.VIDEO_ONE, texts.VIDEO_MANY)
+
+
+def setting_values(defaults: Options) -> dict[str, str | None]:
+    """Each saved default as shown (``None``: not saved), by :class:`Options` field."""
+    audio = defaults.audio
+    return {
+        "model": defaults.model.value if defaults.model else None,
+        "aspect_ratio": defaults.aspect_ratio,
+        "resolution": defaults.resolution,
+        "duration": texts.SECONDS.format(seconds=defaults.duration) if defaults.duration else None,
+        "audio": None if audio is None else (texts.ON if audio else texts.OFF),
+        "count": videos(defaults.count) if defaults.count else None,
+    }
 
 
 def settings_text(defaults: Options, *, is_group: bool) -> str:
     """This chat's defaults; ``model default`` where none is saved."""
-    values = [
-        ("Model", defaults.model.value if defaults.model else None),
-        ("Aspect ratio", defaults.aspect_ratio),
-        ("Resolution", defaults.resolution),
-        ("Duration", f"{defaults.duration} s" if defaults.duration else None),
-        ("Audio", None if defaults.audio is None else ("on" if defaults.audio else "off")),
+    where = texts.THIS_GROUP if is_group else texts.THIS_CHAT
+    lines = [texts.SETTINGS_TITLE_HTML.format(where=where)]
+    lines += [
+        esc(texts.SETTING_LINE.format(name=texts.SETTING_NAMES[field], value=value))
+        for field, shown in setting_values(defaults).items()
+        for value in [shown or texts.MODEL_DEFAULT]
     ]
-    where = "this group" if is_group else "this chat"
-    lines = [f"<b>Defaults for {where}</b> (options in a request win):"]
-    lines += [f"• {name}: {_esc(v) if v else 'model default'}" for name, v in values]
     if is_group:
-        lines.append("Group admins can change them.")
+        lines.append(texts.ADMINS_CHANGE)
     return "\n".join(lines)
 
 
 def stats_text(stats: Stats) -> str:
     """/stats for admins: today's jobs by state, videos, failures, queue (HTML)."""
-    states = ", ".join(f"{s.value} {n}" for s, n in stats.by_status.items() if n) or "none"
-    return (
-        f"<b>Today (UTC)</b>: {stats.jobs} jobs — {_esc(states)}\n"
-        f"Videos delivered: {stats.videos_delivered} · failures: {stats.failures} · "
-        f"waiting in line: {stats.queue_length}"
+    states = ", ".join(f"{s.value} {n}" for s, n in stats.by_status.items() if n)
+    return texts.STATS_HTML.format(
+        jobs=plural(stats.jobs, texts.JOBS_ONE, texts.JOBS_MANY),
+        states=esc(states or texts.NO_STATES),
+        videos=stats.videos_delivered,
+        failures=stats.failures,
+        waiting=stats.queue_length,
     )

@@ -31,31 +31,33 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParam
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from adapters.telegram import render
+from adapters.telegram import render, texts
 from adapters.telegram.errors import is_not_modified, map_error
 from bot.model.job import Job
 from bot.model.status import Action, Phase, status_view
 
-__all__ = ["StatusBoard", "again_data", "cancel_data"]
+__all__ = ["StatusBoard", "button", "confirm_again_markup"]
 
 log = logging.getLogger("adapters.telegram")
 
-
-def cancel_data(job_id: int) -> str:
-    """Callback data of the Cancel button (stateless: survives restarts)."""
-    return f"keevx:cancel:{job_id}"
-
-
-def again_data(job_id: int) -> str:
-    """Callback data of the Again button: the same request and images, a new job."""
-    return f"keevx:again:{job_id}"
-
-
-# The buttons a status message can carry, in the order shown (Telegram has no Delete).
-_BUTTONS: dict[Action, tuple[str, Callable[[int], str]]] = {
-    Action.CANCEL: ("Cancel", cancel_data),
-    Action.AGAIN: ("Again", again_data),
+# The buttons a status message can carry, in the order shown.
+_LABELS: dict[Action, str] = {
+    Action.CANCEL: texts.CANCEL_BUTTON,
+    Action.AGAIN: texts.AGAIN_BUTTON,
+    Action.DELETE: texts.DELETE_BUTTON,
 }
+
+
+def button(action: Action, job_id: int) -> InlineKeyboardButton:
+    """A job button; its callback data ``keevx:<action>:<job>`` is all its state, so it
+    works after a restart."""
+    label = texts.AGAIN_ANYWAY_BUTTON if action is Action.AGAIN_ANYWAY else _LABELS[action]
+    return InlineKeyboardButton(label, callback_data=f"keevx:{action}:{job_id}")
+
+
+def confirm_again_markup(job_id: int) -> InlineKeyboardMarkup:
+    """What replaces Again once its tap was told that it may charge twice."""
+    return InlineKeyboardMarkup([[button(Action.AGAIN_ANYWAY, job_id)]])
 
 
 @dataclass
@@ -293,9 +295,5 @@ class StatusBoard:
     @staticmethod
     def _markup(job: Job) -> InlineKeyboardMarkup | None:
         actions = status_view(job).actions
-        row = [
-            InlineKeyboardButton(label, callback_data=data(job.id))
-            for action, (label, data) in _BUTTONS.items()
-            if action in actions
-        ]
+        row = [button(action, job.id) for action in _LABELS if action in actions]
         return InlineKeyboardMarkup([row]) if row else None

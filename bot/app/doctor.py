@@ -80,7 +80,13 @@ async def _telegram(settings: Settings, http: httpx.AsyncClient) -> str:
         raise BotError("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather")
     if not body.get("ok"):
         raise BotError(f"Telegram answered HTTP {response.status_code}")
-    return f"logged in as @{body['result'].get('username', '?')}"
+    me = body["result"]
+    detail = f"logged in as @{me.get('username', '?')}"
+    if not me.get("can_read_all_group_messages"):
+        from adapters.telegram.adapter import PRIVACY_MODE_ON  # the one wording, with the log's
+
+        detail += f"; {PRIVACY_MODE_ON}"
+    return detail
 
 
 async def _discord(settings: Settings, http: httpx.AsyncClient) -> str:

@@ -11,6 +11,7 @@ from bot.jobs.ports import JobStore
 from bot.model.job import Job, JobStatus, Target
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import VideoRequest
+from bot.model.rules import plural
 from bot.settings import Settings
 
 __all__ = ["Gatekeeper", "Stats"]
@@ -38,6 +39,27 @@ class Stats:
     @property
     def jobs(self) -> int:
         return sum(self.by_status.values())
+
+
+# The sentences: a refusal names the limit and when it frees up; usage is /jobs' summary.
+NOT_HERE = "Sorry, this bot is not available here. Ask the bot's operator for access."
+OVER_ACTIVE = (
+    "You already have {jobs} in progress, and at most {limit} may run at once:"
+    " send this again when one is finished."
+)
+OVER_DAILY = (
+    "That would make {total} videos today; the daily limit is {limit} and you have {left} left."
+    " The count starts again at 00:00 UTC (in {wait})."
+)
+USAGE_ACTIVE = "You have {jobs} in progress; at most {limit} may run at once."
+USAGE_DAILY = (
+    "Today you have made {videos} of the {limit} allowed; the count starts again"
+    " at 00:00 UTC (in {wait})."
+)
+
+
+def _jobs(count: int) -> str:
+    return plural(count, "{count} video job", "{count} video jobs")
 
 
 def _matches(ids: Collection[str], platform: str, value: str | None) -> bool:
@@ -84,10 +106,7 @@ class Gatekeeper:
         store's, made in the same step that stores the job (see :meth:`quota`).
         """
         if not self.allows(target):
-            raise LimitReached(
-                "Sorry, this bot is not available here. Ask the bot's operator for access.",
-                field="ALLOWED",
-            )
+            raise LimitReached(NOT_HERE, field="ALLOWED")
         quota = self.quota(target)
         if quota is None:
             return
@@ -103,8 +122,11 @@ class Gatekeeper:
 
     def quota(self, target: Target) -> Quota | None:
         """The fair-use limits this user's next job must fit (``None``: no limit applies)."""
+        return self._quota(target.platform, target.user_id)
+
+    def _quota(self, platform: str, user_id: str) -> Quota | None:
         s = self._settings
-        if self.is_admin(target.platform, target.user_id):
+        if self.is_admin(platform, user_id):
             return None
         if not (s.max_active_per_user or s.daily_videos_per_user):
             return None
@@ -119,21 +141,47 @@ class Gatekeeper:
         s = self._settings
         if over.kind is QuotaKind.ACTIVE:
             return LimitReached(
-                f"You already have {over.used} video job(s) in progress, the most at once is "
-                f"{s.max_active_per_user}: send this again when one is finished.",
+                OVER_ACTIVE.format(jobs=_jobs(over.used), limit=s.max_active_per_user),
                 field="MAX_ACTIVE_PER_USER",
                 value=over.used,
+                personal=True,
             )
-        midnight = self._midnight()
-        left = max(s.daily_videos_per_user - over.used, 0)
-        wait = _wait(midnight + timedelta(days=1) - self._now())
         return LimitReached(
-            f"That would be {over.used + request.count} videos today; the daily limit is "
-            f"{s.daily_videos_per_user} and you have {left} left. "
-            f"The count starts again at 00:00 UTC (in {wait}).",
+            OVER_DAILY.format(
+                total=over.used + request.count,
+                limit=s.daily_videos_per_user,
+                left=max(s.daily_videos_per_user - over.used, 0),
+                wait=self._until_midnight(),
+            ),
             field="DAILY_VIDEOS_PER_USER",
             value=over.used,
+            personal=True,
         )
+
+    async def usage(self, platform: str, user_id: str) -> tuple[str, ...]:
+        """Where the user stands against the fair-use limits, as sentences (none: no limits).
+
+        The detail a personal refusal leaves out where others could read it.
+        """
+        quota = self._quota(platform, user_id)
+        if quota is None:
+            return ()
+        lines = []
+        if quota.max_active:
+            active = await self._store.count_active(platform=platform, user_id=user_id)
+            lines.append(USAGE_ACTIVE.format(jobs=_jobs(active), limit=quota.max_active))
+        if quota.max_videos:
+            used = await self._store.videos_since(platform, user_id, quota.day_start)
+            videos = plural(used, "{count} video", "{count} videos")
+            lines.append(
+                USAGE_DAILY.format(
+                    videos=videos, limit=quota.max_videos, wait=self._until_midnight()
+                )
+            )
+        return tuple(lines)
+
+    def _until_midnight(self) -> str:
+        return _wait(self._midnight() + timedelta(days=1) - self._now())
 
     async def admit(self, job: Job) -> Job | int:
         """Let a waiting job start under MAX_ACTIVE_TOTAL: the job as admitted (``uploading``;

@@ -43,7 +43,7 @@ from bot.jobs.schedule import FixedSchedule, PollSchedule
 from bot.keevx.client import KeevxClient
 from bot.model.job import IMAGE_KEY_PREFIX, Job, JobStatus, TaskResult, TaskState
 from bot.model.rules import MAX_PROMPT_CHARS
-from bot.model.status import FAILED_REASON
+from bot.model.status import FAILED_REASON, LOST_ANSWER, RESTARTED
 
 if TYPE_CHECKING:
     from adapters.base import ChatAdapter
@@ -54,29 +54,38 @@ log = logging.getLogger(__name__)
 
 VIDEO_URL_LIFETIME = timedelta(days=7)
 RECORD_ATTEMPTS = 5  # tries to commit what exists nowhere else: new task ids, posted videos
-TOOK_TOO_LONG = "the video took too long"
-LINK_EXPIRED = "the video link expired before delivery"
 
+# What the requester reads about a job that ended badly: whole sentences, no codes
+# (the log has those). Keevx's refusals by business code first.
 _REJECTIONS = {
-    KeevxCode.PARAMETER: "Keevx refused the request's parameters",
-    KeevxCode.TOKEN: "the bot's Keevx API key was refused: please tell the bot's operator",
-    KeevxCode.TASK_NOT_FOUND: "Keevx no longer knows this task",
-    KeevxCode.IMAGE_TOO_LARGE: "Keevx refused an image as too large "
-    f"(the limit is {MAX_IMAGE_BYTES // 2**20} MB)",
-    KeevxCode.PROMPT_TOO_LONG: "Keevx refused the prompt as too long "
-    f"(at most {MAX_PROMPT_CHARS} characters)",
-    KeevxCode.IMAGE_URL_INACCESSIBLE: "Keevx could not read an uploaded image",
-    KeevxCode.IMAGE_FORMAT: "Keevx refused an image's format: use JPG, PNG or WebP",
+    KeevxCode.PARAMETER: "Keevx did not accept the request's settings.",
+    KeevxCode.TOKEN: "Keevx did not accept this bot's access: please tell the bot's operator.",
+    KeevxCode.TASK_NOT_FOUND: "Keevx no longer knows this video.",
+    KeevxCode.IMAGE_TOO_LARGE: "Keevx refused a photo as too large: the limit is {mb} MB.",
+    KeevxCode.PROMPT_TOO_LONG: (
+        "Keevx refused the prompt as too long: it takes at most {chars} characters."
+    ),
+    KeevxCode.IMAGE_URL_INACCESSIBLE: "Keevx could not read a photo I uploaded.",
+    KeevxCode.IMAGE_FORMAT: "Keevx refused a photo's format: use JPG, PNG or WebP.",
 }
+REFUSED = "Keevx refused the request."
+UNREACHABLE = "Keevx could not be reached, so I stopped trying. Please try again later."
+BOT_FAILED = "Something went wrong on my side, so I stopped trying: please send your request again."
+IMAGES_LOST = "I lost the photos before Keevx got them: please send them again."
+# Also the mark of a task given up at POLL_TIMEOUT: the reason the view gives for it.
+TOOK_TOO_LONG = "Keevx did not finish the video in time, so I stopped waiting for it."
+LINK_EXPIRED = "The video's link expired before I could post it."
+LINK_REFUSED = "Keevx sent a video link I may not download, so I cannot post the video."
+CHAT_GONE = "I may no longer post here, so the video cannot be delivered."
 
 
 def explain(error: KeevxError) -> str:
-    """A sentence for the requester; never a URL or a key."""
+    """A sentence for the requester; never a URL, a key or a code."""
     if isinstance(error, ApiRejected) and error.kind is not None:
-        return f"{_REJECTIONS[error.kind]}."
+        return _REJECTIONS[error.kind].format(mb=MAX_IMAGE_BYTES // 2**20, chars=MAX_PROMPT_CHARS)
     if isinstance(error, ApiRejected):  # its code and HTTP status are in the log, not here
-        return "Keevx refused the request."
-    return "Keevx could not be reached."
+        return REFUSED
+    return UNREACHABLE
 
 
 @dataclass(frozen=True)
@@ -133,9 +142,7 @@ class Pipeline:
             )
         if job.status is JobStatus.SUBMITTING:
             # Claimed in `submitting`: the process that sent the create request died.
-            return await self._finish(
-                job, adapter, JobStatus.UNKNOWN, error="the bot restarted while creating the task"
-            )
+            return await self._finish(job, adapter, JobStatus.UNKNOWN, error=RESTARTED)
         if job.status is JobStatus.RECEIVED:
             if self._gate is not None:
                 admitted = await self._gate.admit(job)
@@ -163,9 +170,7 @@ class Pipeline:
         adapter = self._adapters.get(job.platform)
         if adapter is None:
             return None
-        return await self._finish(
-            job, adapter, JobStatus.FAILED, error="something went wrong on the bot's side"
-        )
+        return await self._finish(job, adapter, JobStatus.FAILED, error=BOT_FAILED)
 
     async def _wait_in_queue(self, job: Job, adapter: ChatAdapter, position: int) -> Job:
         """MAX_ACTIVE_TOTAL is reached: show the queue position and look again soon."""
@@ -187,9 +192,7 @@ class Pipeline:
                 job = await self._save(job, release=False, image_urls=tuple(urls))
         except ImagesLost as exc:
             log.error("job %s: %s", job.id, exc)
-            return await self._finish(
-                job, adapter, JobStatus.FAILED, error="the photos were lost: send them again"
-            )
+            return await self._finish(job, adapter, JobStatus.FAILED, error=IMAGES_LOST)
         except ApiRejected as exc:
             log.warning("job %s: upload refused: %s", job.id, exc)
             return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
@@ -200,9 +203,7 @@ class Pipeline:
         if job.create_requests:
             # Only a create that provably made no task is taken back: never send another.
             log.error("job %s: a create request may already have made a task", job.id)
-            return await self._finish(
-                job, adapter, JobStatus.UNKNOWN, error="Keevx's answer to the request was lost"
-            )
+            return await self._finish(job, adapter, JobStatus.UNKNOWN, error=LOST_ANSWER)
         job = await self._save(
             job, release=False, status=JobStatus.SUBMITTING, create_requests=job.create_requests + 1
         )
@@ -211,9 +212,7 @@ class Pipeline:
             task_ids = await self._keevx.create(body)
         except ApiTimeout:
             log.warning("job %s: create answer lost; outcome unknown, not resending", job.id)
-            return await self._finish(
-                job, adapter, JobStatus.UNKNOWN, error="Keevx's answer to the request was lost"
-            )
+            return await self._finish(job, adapter, JobStatus.UNKNOWN, error=LOST_ANSWER)
         except ApiRejected as exc:
             log.warning("job %s: create refused: %s", job.id, exc)  # it made no task either
             job = job.evolve(create_requests=job.create_requests - 1)
@@ -328,7 +327,7 @@ class Pipeline:
                     job.evolve(tasks=()),
                     adapter,
                     JobStatus.UNKNOWN,
-                    error="Keevx's answer to the request was lost",
+                    error=LOST_ANSWER,
                 )
         job = job.evolve(tasks=tuple(tasks))
         for task in newly_done:
@@ -342,7 +341,8 @@ class Pipeline:
             try:
                 job = await self._post_ready(job, adapter)
             except RecipientGone as exc:
-                return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=str(exc))
+                log.warning("job %s: cannot be delivered: %s", job.id, exc)
+                return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=CHAT_GONE)
             except Exception as exc:  # DeliveryError, or an adapter bug: the next poll retries
                 log.warning("job %s: a finished video was not posted yet: %r", job.id, exc)
         return await self._show(job, adapter, release=True)
@@ -387,7 +387,8 @@ class Pipeline:
         except RecipientGone as exc:
             # Say so where we still can (a status message may be editable where a video
             # may not be posted); _show copes if that fails too.
-            return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=str(exc))
+            log.warning("job %s: cannot be delivered: %s", job.id, exc)
+            return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=CHAT_GONE)
         except DeliveryError as exc:
             return await self._delivery_failed(job, adapter, exc)
         except Exception as exc:  # an adapter bug must not lose the job: retry later
@@ -407,7 +408,8 @@ class Pipeline:
                     job, task, adapter, self._http, policy=self._results
                 )
             except ResultRefused as exc:
-                job = await self._record_task(job, replace(task, error=str(exc)))
+                log.warning("job %s: task %s: %s", job.id, task.task_id, exc)
+                job = await self._record_task(job, replace(task, error=LINK_REFUSED))
                 continue
             job = await self._record_task(job, replace(task, delivered_ids=(message_id,)))
         return job
@@ -490,7 +492,7 @@ class Pipeline:
                 job,
                 release=True,
                 status=status,
-                error=str(exc),
+                error=CHAT_GONE,
                 finished_at=self._now(),
                 images=(),
             )

@@ -35,6 +35,17 @@ log = logging.getLogger(__name__)
 _IMAGE_THREADS = ThreadPoolExecutor(max_workers=DECODES_AT_ONCE, thread_name_prefix="image")
 
 
+# The sentences for requests about a job that cannot be done.
+NO_JOB = "There is no job #{job}."
+NOT_YOURS_AGAIN = "Only the person who asked for job #{job} can use Again on it."
+NOT_YOURS_CANCEL = "Only the person who asked for job #{job} can cancel it."
+NOTHING_TO_REPEAT = (
+    "Job #{job} never reached Keevx, so there is nothing to repeat: send the photos again."
+)
+TOO_LATE = "Job #{job}'s video is already made and on its way: it is too late to cancel."
+ALREADY_OVER = "Job #{job} has already ended: there is nothing to cancel."
+
+
 class JobService:
     """Validates, persists and starts jobs; the adapters' one entry point.
 
@@ -139,18 +150,13 @@ class JobService:
 
     async def again(self, job_id: int, user_id: str, *, dedupe_key: str | None = None) -> Job:
         """A new job with the same request and images as ``job_id`` (the requester's only)."""
-        old = await self._owned(job_id, user_id, "use Again on")
+        old = await self._get_for(job_id, user_id, NOT_YOURS_AGAIN, force=False)
         if dedupe_key is not None and (seen := await self._store.find(dedupe_key)) is not None:
             return seen
         if self._gate is not None:
             await self._gate.check_limits(old.target, old.request)
         if len(old.image_urls) != old.request.image_count:
-            raise RequestInvalid(
-                f"Job {job_id} never reached Keevx, so there is nothing to repeat: "
-                "send the photos again.",
-                field="job",
-                value=job_id,
-            )
+            raise RequestInvalid(NOTHING_TO_REPEAT.format(job=job_id), field="job", value=job_id)
         job, created = await self._add(
             self._new_job(
                 old.target,
@@ -171,13 +177,9 @@ class JobService:
         Raises ``RequestInvalid`` with a sentence when the job is not the
         user's, not found, or already finished.
         """
-        job = await self._get_for(job_id, user_id, "cancel", force=force)
+        job = await self._get_for(job_id, user_id, NOT_YOURS_CANCEL, force=force)
         if job.status is JobStatus.SUCCEEDED:
-            raise RequestInvalid(
-                f"Job {job_id}'s video is already made and on its way: it is too late to cancel.",
-                field="job",
-                value=job_id,
-            )
+            raise RequestInvalid(TOO_LATE.format(job=job_id), field="job", value=job_id)
         try:
             cancelled = await self._store.transition(
                 job_id,
@@ -193,15 +195,10 @@ class JobService:
             current = await self._store.get(job_id)
             if current is not None and current.status is JobStatus.SUCCEEDED:
                 raise RequestInvalid(
-                    f"Job {job_id}'s video is already made and on its way: "
-                    "it is too late to cancel.",
-                    field="job",
-                    value=job_id,
+                    TOO_LATE.format(job=job_id), field="job", value=job_id
                 ) from None
             raise RequestInvalid(
-                f"Job {job_id} is already {job.status}: there is nothing to cancel.",
-                field="job",
-                value=job_id,
+                ALREADY_OVER.format(job=job_id), field="job", value=job_id
             ) from None
         metrics.job_saved(job, cancelled)
         await forget_images(self._store, job.images)
@@ -222,6 +219,10 @@ class JobService:
 
     def is_admin(self, platform: str, user_id: str) -> bool:
         return self._gate is not None and self._gate.is_admin(platform, user_id)
+
+    async def usage(self, platform: str, user_id: str) -> tuple[str, ...]:
+        """Where the user stands against the fair-use limits, as sentences for ``/jobs``."""
+        return () if self._gate is None else await self._gate.usage(platform, user_id)
 
     async def stats(self) -> Stats:
         """Today's numbers, for admins' ``/stats``."""
@@ -284,19 +285,13 @@ class JobService:
             again_of=again_of,
         )
 
-    async def _owned(self, job_id: int, user_id: str, verb: str) -> Job:
-        return await self._get_for(job_id, user_id, verb, force=False)
-
-    async def _get_for(self, job_id: int, user_id: str, verb: str, *, force: bool) -> Job:
+    async def _get_for(self, job_id: int, user_id: str, not_yours: str, *, force: bool) -> Job:
+        """The job, if ``user_id`` asked for it (or ``force``); else ``not_yours`` refuses."""
         job = await self._store.get(job_id)
         if job is None:
-            raise RequestInvalid(f"There is no job {job_id}.", field="job", value=job_id)
+            raise RequestInvalid(NO_JOB.format(job=job_id), field="job", value=job_id)
         if job.target.user_id != user_id and not force:
-            raise RequestInvalid(
-                f"Only the person who asked for job {job_id} can {verb} it.",
-                field="job",
-                value=job_id,
-            )
+            raise RequestInvalid(not_yours.format(job=job_id), field="job", value=job_id)
         return job
 
 

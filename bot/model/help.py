@@ -1,12 +1,26 @@
-"""The /help text, written from the rules table so it cannot disagree with validation."""
+"""The /help content, written from the rules table so it cannot disagree with validation.
+
+One source for both platforms: :data:`HELP` holds plain sentences and lines, and
+each adapter arranges and formats them, adding only what its platform alone offers
+(how to attach photos there, where ``/settings`` applies, its other commands).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
-from bot.model.rules import DEFAULT_MODEL, MODEL_RULES, ModelRules, all_values, join_or, span_text
+from bot.model.rules import (
+    DEFAULT_MODEL,
+    MODEL_RULES,
+    ModelRules,
+    all_values,
+    join_or,
+    plural,
+    span_text,
+)
 
-__all__ = ["HELP_TEXT", "USAGE"]
+__all__ = ["HELP", "USAGE", "Help"]
 
 
 def _alternatives(values: tuple[object, ...]) -> str:
@@ -22,54 +36,96 @@ USAGE: Final = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class Help:
+    """What /help says, as plain text (no markup) in the order it is usually shown.
+
+    ``tips`` are Keevx's own advice for prompts and photos, one sentence each.
+    """
+
+    intro: str
+    usage: str
+    models: tuple[str, ...]
+    defaults: str
+    example: str
+    narration: str
+    tips_heading: str
+    tips: tuple[str, ...]
+
+
+# The sentences, with named placeholders filled from the rules table.
+_MODEL_LINE = (
+    "• Model {model} ({kind}): {images} photos; {ratios}; {resolutions}; {durations};"
+    " {audio}; {counts} videos; prompt up to {chars} characters."
+)
+_SAME_DURATIONS = "{seconds} s"
+_DURATIONS = "{one} s with one photo, {several} s with several"
+_DEFAULT_MODEL = "model {model}"
+_DEFAULT_MODELS = "model {model} (model {wider} when you send {low} to {high} photos)"
+_DEFAULTS = (
+    "Defaults: {model}, {ratio}, {resolution}, the model's shortest duration, no audio, {videos}."
+)
+
+
 def _model_line(rules: ModelRules) -> str:
-    """One model's limits, e.g. ``V (general): 1 to 3 photos; …``."""
-    images = span_text(tuple(range(1, rules.max_images + 1)))
+    """One model's limits, e.g. ``• Model V (general): 1 to 3 photos; …``."""
     if rules.single_durations == rules.multi_durations:
-        durations = f"{join_or(rules.single_durations)} s"
+        durations = _SAME_DURATIONS.format(seconds=join_or(rules.single_durations))
     else:
-        durations = (
-            f"{join_or(rules.single_durations)} s with one photo,"
-            f" {join_or(rules.multi_durations)} s with several"
+        durations = _DURATIONS.format(
+            one=join_or(rules.single_durations), several=join_or(rules.multi_durations)
         )
-    return (
-        f"• Model {rules.model} ({rules.kind}): {images} photos; {join_or(rules.aspect_ratios)};"
-        f" {join_or(rules.resolutions)}; {durations};"
-        f" {'audio available' if rules.audio else 'no audio'};"
-        f" {span_text(rules.counts)} videos; prompt up to {rules.max_prompt_chars} characters."
+    return _MODEL_LINE.format(
+        model=rules.model,
+        kind=rules.kind,
+        images=span_text(tuple(range(1, rules.max_images + 1))),
+        ratios=join_or(rules.aspect_ratios),
+        resolutions=join_or(rules.resolutions),
+        durations=durations,
+        audio="audio available" if rules.audio else "no audio",
+        counts=span_text(rules.counts),
+        chars=rules.max_prompt_chars,
     )
 
 
 def _defaults_line() -> str:
     default = MODEL_RULES[DEFAULT_MODEL]
-    wider = [r for r in MODEL_RULES.values() if r.max_images > default.max_images]
-    switch = "".join(
-        f" (model {r.model} when you send {default.max_images + 1} to {r.max_images} photos)"
-        for r in wider[:1]
-    )
-    return (
-        f"Defaults: model {DEFAULT_MODEL}{switch}, {default.aspect_ratios[0]},"
-        f" {default.resolutions[0]}, the model's shortest duration, no audio,"
-        f" {default.counts[0]} video. /settings changes them for this chat or server."
+    wider = next((r for r in MODEL_RULES.values() if r.max_images > default.max_images), None)
+    if wider is None:
+        model = _DEFAULT_MODEL.format(model=DEFAULT_MODEL)
+    else:
+        model = _DEFAULT_MODELS.format(
+            model=DEFAULT_MODEL,
+            wider=wider.model,
+            low=default.max_images + 1,
+            high=wider.max_images,
+        )
+    return _DEFAULTS.format(
+        model=model,
+        ratio=default.aspect_ratios[0],
+        resolution=default.resolutions[0],
+        videos=plural(default.counts[0], "{count} video", "{count} videos"),
     )
 
 
-HELP_TEXT: Final = "\n".join(
-    [
-        "I turn your photos into short AI videos with Keevx.",
-        "Send one or more photos with a /video message (or as its caption) describing"
-        " what should happen.",
-        "",
-        f"Usage: {USAGE}",
-        "",
-        *(_model_line(r) for r in MODEL_RULES.values()),
-        "",
-        _defaults_line(),
-        "",
+HELP: Final = Help(
+    intro="I turn your photos into short AI videos with Keevx.",
+    usage=f"Usage: {USAGE}",
+    models=tuple(_model_line(r) for r in MODEL_RULES.values()),
+    defaults=_defaults_line(),
+    example=(
         "Example: /video waves crashing on the beach at sunset --ar 9:16 --res 1080p"
-        " --duration 6 --audio",
-        "",
+        " --duration 6 --audio"
+    ),
+    narration=(
         'Narration: add Speak "your words" to the prompt, e.g. /video a chef smiles at the'
-        ' camera Speak "Welcome to our channel" --audio',
-    ]
+        ' camera Speak "Welcome to our channel" --audio'
+    ),
+    tips_heading="Tips for a good video:",
+    tips=(
+        "• Name the subject and the scene: who or what is in the photo, and where.",
+        "• Say what should happen: the action, from start to end.",
+        "• Set the mood, and add visual details such as lighting, colour and texture.",
+        "• Photos work best when they are sharp, evenly lit and centred on the subject.",
+    ),
 )

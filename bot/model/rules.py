@@ -21,6 +21,7 @@ __all__ = [
     "hint",
     "join_or",
     "norm_resolution",
+    "plural",
     "span_text",
     "strs",
     "values_for",
@@ -121,6 +122,14 @@ def join_or(items: Iterable[object]) -> str:
     """``a``, ``a or b``, ``a, b or c``: how allowed values read in a sentence."""
     words = [str(i) for i in items]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """``one`` or ``many`` with ``{count}`` filled in: ``1 job``, ``2 jobs``.
+
+    The two forms are whole phrases, as gettext's ``ngettext`` takes them.
+    """
+    return (one if count == 1 else many).format(count=count)
 
 
 def echo(value: object) -> str:

@@ -8,6 +8,7 @@ buttons apply. Adapters only word and draw the view, each in its platform's way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -16,9 +17,14 @@ from bot.model.job import ACTIVE, Job, JobStatus, TaskState
 __all__ = [
     "AGAIN_AFTER",
     "CANCELLABLE",
+    "CONFIRM_AGAIN",
+    "LOST_ANSWER",
+    "RESTARTED",
+    "VIDEO_LINK_LIFETIME",
     "Action",
     "Phase",
     "StatusView",
+    "link_expires",
     "shortfall",
     "status_view",
 ]
@@ -30,7 +36,27 @@ CANCELLABLE: Final = ACTIVE - {JobStatus.SUCCEEDED}
 AGAIN_AFTER: Final = frozenset(
     {JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.UNKNOWN}
 )
-FAILED_REASON: Final = "Keevx could not make this video"
+# Endings where the first video may still be made, and charged: Again asks first.
+CONFIRM_AGAIN_AFTER: Final = frozenset({JobStatus.UNKNOWN})
+FAILED_REASON: Final = "Keevx could not make this video."
+# Why a job ended `unknown`; the pipeline stores the one that applies as the job's error.
+LOST_ANSWER: Final = (
+    "My request may have reached Keevx, but its answer was lost, so I cannot tell whether"
+    " the video is being made. I did not send the request again, so you are not charged"
+    " twice; if Keevx made the video, it may still arrive here."
+)
+RESTARTED: Final = (
+    "I restarted while I was asking Keevx to make this video, so I cannot tell whether"
+    " Keevx got the request. I did not send it again, so you are not charged twice;"
+    " if Keevx made the video, it may still arrive here."
+)
+CONFIRM_AGAIN: Final = (
+    "Keevx may still be making job #{job}, so making it again may charge you twice."
+    " Use “Again anyway” to go ahead."
+)
+SHORTFALL_ONE: Final = "{arrived} of {total} videos arrived. The other one did not: {why}."
+SHORTFALL_MANY: Final = "{arrived} of {total} videos arrived. The other {missing} did not: {why}."
+VIDEO_LINK_LIFETIME: Final = timedelta(days=7)  # Keevx keeps a finished video this long
 
 
 class Phase(StrEnum):
@@ -54,6 +80,7 @@ class Action(StrEnum):
     """What a person may do about a job; the value names its button (``keevx:<action>:<id>``)."""
 
     AGAIN = "again"
+    AGAIN_ANYWAY = "again-anyway"  # Again, once the person knows it may charge twice
     DELETE = "delete"
     CANCEL = "cancel"
 
@@ -67,6 +94,7 @@ class StatusView:
     ``tasks_done`` of ``tasks_total`` are the videos Keevx has finished, and
     ``videos_arrived`` those posted; a job that ended with fewer than it asked for
     is ``done`` with a ``reason`` that says how many arrived and why the rest did not.
+    ``confirm_again`` says Again must ask first, since it may charge twice.
     """
 
     phase: Phase
@@ -77,6 +105,7 @@ class StatusView:
     videos_arrived: int = 0
     usual_seconds: float | None = None  # while waiting or generating, when known
     actions: frozenset[Action] = frozenset()
+    confirm_again: bool = False
 
     @property
     def over(self) -> bool:
@@ -133,11 +162,24 @@ def status_view(job: Job) -> StatusView:
         videos_arrived=arrived,
         usual_seconds=job.usual_seconds if phase in (Phase.WAITING, Phase.GENERATING) else None,
         actions=frozenset(actions),
+        confirm_again=Action.AGAIN in actions and status in CONFIRM_AGAIN_AFTER,
     )
+
+
+def link_expires(job: Job, url: str) -> datetime:
+    """When Keevx deletes the video at ``url``: :data:`VIDEO_LINK_LIFETIME` after it was made.
+
+    Made when the bot first saw its task finished; for older jobs, which did not
+    record that, the submission (the earliest it can have been made) is used.
+    """
+    start = job.submitted_at or job.created_at
+    task = next((t for t in job.tasks if t.video_url == url), None)
+    made = start + timedelta(seconds=task.done_after or 0) if task is not None else start
+    return made + VIDEO_LINK_LIFETIME
 
 
 def shortfall(arrived: int, total: int, why: str) -> str:
     """How many of a job's videos arrived, and why the others did not."""
     missing = total - arrived
-    others = "The other one" if missing == 1 else f"The other {missing}"
-    return f"{arrived} of {total} videos arrived. {others} did not: {why.rstrip('.')}."
+    template = SHORTFALL_ONE if missing == 1 else SHORTFALL_MANY
+    return template.format(arrived=arrived, total=total, missing=missing, why=why.rstrip("."))
