@@ -32,7 +32,7 @@ from bot.settings import Settings
 from storage import open_store
 
 if TYPE_CHECKING:
-    from adapters.base import ChatAdapter
+    from adapters.base import ChatAdapter, SharedState
 
 __all__ = ["Core", "run", "utcnow"]
 
@@ -51,6 +51,7 @@ class Core:
     """
 
     store: JobStore
+    shared: SharedState  # the same store, as the adapters see it
     schedule: PollSchedule
     keevx: KeevxClient
     service: JobService
@@ -94,7 +95,7 @@ class Core:
         self.http = await self._stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
         )
-        self.store = await open_store(settings.database_url, worker=True)
+        self.store = self.shared = await open_store(settings.database_url, worker=True)
         self._stack.push_async_callback(self.store.close)
         self.keevx = KeevxClient(
             api_key,
@@ -207,7 +208,9 @@ def _build_adapters(settings: Settings, core: Core) -> list[ChatAdapter]:
         # Long polling: on a shared PostgreSQL database one instance polls at a time.
         leadership = leadership_for(settings.database_url)
         adapters.append(
-            TelegramAdapter(settings, core.service, web=core.web, leadership=leadership)
+            TelegramAdapter(
+                settings, core.service, shared=core.shared, web=core.web, leadership=leadership
+            )
         )
     if settings.discord_bot_token:
         from adapters.discord import DiscordAdapter
