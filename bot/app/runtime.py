@@ -200,13 +200,15 @@ class Core:
 
 
 def _build_adapters(settings: Settings, core: Core) -> list[ChatAdapter]:
+    from storage.leadership import leadership_for
+
+    # On a shared PostgreSQL database one instance at a time runs Telegram's long
+    # polling and one holds Discord's gateway; every instance delivers.
+    leadership = leadership_for(settings.database_url)
     adapters: list[ChatAdapter] = []
     if settings.telegram_bot_token:
         from adapters.telegram import TelegramAdapter
-        from storage.leadership import leadership_for
 
-        # Long polling: on a shared PostgreSQL database one instance polls at a time.
-        leadership = leadership_for(settings.database_url)
         adapters.append(
             TelegramAdapter(
                 settings, core.service, shared=core.shared, web=core.web, leadership=leadership
@@ -215,7 +217,9 @@ def _build_adapters(settings: Settings, core: Core) -> list[ChatAdapter]:
     if settings.discord_bot_token:
         from adapters.discord import DiscordAdapter
 
-        adapters.append(DiscordAdapter(settings, core.service))
+        adapters.append(
+            DiscordAdapter(settings, core.service, shared=core.shared, leadership=leadership)
+        )
     return adapters
 
 
