@@ -103,7 +103,7 @@ class AlbumCollector:
             if watch is None:
                 log.info("album part arrived after its album was taken; not a new request")
             return
-        due = self._due(group)
+        due = self._next_look(group)
         if watch is None:
             watch = self._watching[key] = _Watch(due)
             watch.task = asyncio.create_task(self._watch(key, watch), name="telegram-album")
@@ -137,12 +137,16 @@ class AlbumCollector:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _due(self, group: MessageGroup) -> datetime:
-        quiet, cap = timedelta(seconds=self.window), timedelta(seconds=self.cap)
-        due = group.settles_at(quiet, cap)
+    def _next_look(self, group: MessageGroup) -> datetime:
+        """When to try claiming ``group``: once it settled, or after its claim ran out; while
+        claimed elsewhere, each window (to see it done); never sooner than a moment from now,
+        whatever the clocks of the instances say."""
+        window = timedelta(seconds=self.window)
+        due = group.settles_at(window, timedelta(seconds=self.cap))
         if group.claimed_until is not None:
             due = max(due, group.claimed_until)
-        return due
+        now = self.now()
+        return max(min(due, now + window), now + timedelta(seconds=MIN_WAIT))
 
     async def _watch(self, key: AlbumKey, watch: _Watch) -> None:
         """Wait until the album settles, then claim it; until it is handed over by someone."""
@@ -183,11 +187,7 @@ class AlbumCollector:
             return False
         if group is None or group.done or watch.force:
             return True  # handed over elsewhere (or, when closing, being handed over)
-        # Claimed elsewhere: look each window whether it is done (or the claimer died);
-        # and not before a moment from now, whatever the clocks of the instances say.
-        now = self.now()
-        due = min(self._due(group), now + timedelta(seconds=self.window))
-        watch.due = max(due, now + timedelta(seconds=MIN_WAIT))
+        watch.due = self._next_look(group)
         return False
 
     async def _hand_over(self, key: AlbumKey, group: MessageGroup) -> None:
