@@ -200,10 +200,10 @@ def _adapter(settings: Settings, core: Core, *, flood_limit: bool) -> TelegramAd
     """The adapter as the bot builds it; without ``flood_limit`` its rate limiter
     (30 chat-bound calls a second, Telegram's limit) is built with no limits."""
     if flood_limit:
-        return TelegramAdapter(settings, core.service)
+        return TelegramAdapter(settings, core.service, shared=core.shared)
     unlimited = functools.partial(MeteredRateLimiter, overall_max_rate=0, group_max_rate=0)
     with mock.patch.object(adapter_module, "MeteredRateLimiter", unlimited):
-        return TelegramAdapter(settings, core.service)
+        return TelegramAdapter(settings, core.service, shared=core.shared)
 
 
 async def phase(

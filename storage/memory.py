@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.errors import Conflict, StoreError
+from bot.model.groups import MessageGroup
 from bot.model.job import ACTIVE, ImageData, Job, JobStatus
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from storage.sqlite import DURATIONS_KEPT
@@ -65,6 +66,9 @@ class MemoryJobStore:
         self._defaults: dict[tuple[str, str], str] = {}  # JSON, as SQLite keeps it
         self._durations: deque[tuple[str, float, datetime]] = deque(maxlen=DURATIONS_KEPT)
         self._images: dict[str, ImageData] = {}
+        self._groups: dict[str, MessageGroup] = {}
+        self._group_parts: dict[str, dict[int, str]] = {}
+        self._state: dict[str, tuple[str, datetime | None]] = {}
 
     async def close(self) -> None:
         pass
@@ -312,3 +316,69 @@ class MemoryJobStore:
 
     async def image_keys(self) -> list[str]:
         return sorted(self._images)
+
+    # --- what adapters share (``adapters.base.SharedState``) ---------------------
+
+    def _group(self, key: str) -> MessageGroup | None:
+        group = self._groups.get(key)
+        if group is None:
+            return None
+        parts = self._group_parts[key]
+        return replace(group, parts=tuple(parts[p] for p in sorted(parts)))
+
+    async def add_to_group(
+        self, key: str, part: int, payload: str, now: datetime, *, max_parts: int
+    ) -> MessageGroup:
+        now = now.astimezone(UTC)
+        group = self._groups.get(key)
+        if group is None:
+            group = MessageGroup(parts=(), first_at=now, last_at=now)
+        elif not group.done:
+            group = replace(group, last_at=max(group.last_at, now))
+        self._groups[key] = group
+        parts = self._group_parts.setdefault(key, {})
+        if part not in parts and len(parts) < max_parts:
+            parts[part] = payload
+        found = self._group(key)
+        assert found is not None
+        return found
+
+    async def claim_group(
+        self, key: str, now: datetime, *, quiet: timedelta, cap: timedelta, lease: timedelta
+    ) -> MessageGroup | None:
+        group = self._groups.get(key)
+        if (
+            group is None
+            or group.done
+            or (group.claimed_until is not None and group.claimed_until > now)
+            or group.settles_at(quiet, cap) > now
+        ):
+            return None
+        self._groups[key] = replace(group, claimed_until=(now + lease).astimezone(UTC))
+        return self._group(key)
+
+    async def finish_group(self, key: str) -> None:
+        if (group := self._groups.get(key)) is not None:
+            self._groups[key] = replace(group, done=True, claimed_until=None)
+
+    async def message_group(self, key: str) -> MessageGroup | None:
+        return self._group(key)
+
+    async def forget_groups(self, before: datetime) -> int:
+        old = [k for k, g in self._groups.items() if g.last_at < before]
+        for key in old:
+            del self._groups[key], self._group_parts[key]
+        return len(old)
+
+    async def get_state(self, key: str, now: datetime) -> str | None:
+        value, expires = self._state.get(key, (None, None))
+        return value if expires is None or expires > now else None
+
+    async def set_state(self, key: str, value: str, *, expires: datetime | None = None) -> None:
+        self._state[key] = (value, expires.astimezone(UTC) if expires is not None else None)
+
+    async def forget_state(self, before: datetime) -> int:
+        old = [k for k, (_, e) in self._state.items() if e is not None and e < before]
+        for key in old:
+            del self._state[key]
+        return len(old)

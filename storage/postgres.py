@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from bot.errors import Conflict, StoreError
 from bot.model.database_url import redacted_url, url_passwords
+from bot.model.groups import MessageGroup
 from bot.model.job import ACTIVE, TERMINAL, ImageData, Job, JobStatus, Target, TaskResult
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import VideoRequest
@@ -118,6 +119,24 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE jobs SET videos_charged = (request->>'count')::int
     WHERE status NOT IN ('failed', 'expired') AND NOT (status = 'cancelled' AND tasks = '[]');
     """,
+    # 5: what the adapters share: requests sent as several messages (Telegram albums)
+    # collected until one instance hands them over, and a few named values.
+    """
+    CREATE TABLE message_groups (
+        key TEXT PRIMARY KEY,
+        parts JSONB NOT NULL,
+        first_at TIMESTAMPTZ NOT NULL,
+        last_at TIMESTAMPTZ NOT NULL,
+        claimed_until TIMESTAMPTZ,
+        done BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX message_groups_last ON message_groups (last_at);
+    CREATE TABLE bot_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at TIMESTAMPTZ
+    );
+    """,
 )
 
 # Advisory lock keys: (LOCKS, purpose) for the store's own, (QUOTA_LOCKS, user hash) per user.
@@ -165,6 +184,27 @@ SELECT COUNT(*) FROM jobs WHERE platform = %(platform)s AND user_id = %(user_id)
 SQL_STATUS_COUNTS = """
 SELECT status, COUNT(*) AS jobs, COALESCE(SUM(jsonb_array_length(delivered_ids)), 0) AS videos
 FROM jobs WHERE created_at >= %s GROUP BY status
+"""
+# A part is added unless kept already or the group is full; the row lock of the upsert
+# orders instances adding parts of one group at once.
+SQL_ADD_TO_GROUP = """
+INSERT INTO message_groups AS g (key, parts, first_at, last_at)
+VALUES (%(key)s, jsonb_build_object(%(part)s::text, %(payload)s::text), %(now)s, %(now)s)
+ON CONFLICT (key) DO UPDATE SET
+    parts = CASE
+        WHEN g.parts ? %(part)s::text
+          OR (SELECT COUNT(*) FROM jsonb_object_keys(g.parts)) >= %(max_parts)s
+        THEN g.parts ELSE g.parts || excluded.parts END,
+    last_at = CASE WHEN g.done THEN g.last_at ELSE GREATEST(g.last_at, excluded.last_at) END
+RETURNING *
+"""
+# Two instances claiming at once: the second waits for the first's row lock, then
+# re-reads the row and finds it claimed.
+SQL_CLAIM_GROUP = """
+UPDATE message_groups SET claimed_until = %(until)s
+WHERE key = %(key)s AND NOT done AND (claimed_until IS NULL OR claimed_until <= %(now)s)
+  AND LEAST(last_at + %(quiet)s, first_at + %(cap)s) <= %(now)s
+RETURNING *
 """
 
 
@@ -230,6 +270,17 @@ def _job(row: Mapping[str, Any]) -> Job:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StoreError(f"job {row.get('id')} cannot be read: {type(exc).__name__}") from exc
+
+
+def _group(row: Mapping[str, Any]) -> MessageGroup:
+    parts: dict[str, str] = row["parts"]
+    return MessageGroup(
+        parts=tuple(parts[p] for p in sorted(parts, key=int)),
+        first_at=row["first_at"].astimezone(UTC),
+        last_at=row["last_at"].astimezone(UTC),
+        claimed_until=_utc(row["claimed_until"]),
+        done=bool(row["done"]),
+    )
 
 
 def _user_lock(job: Job) -> int:
@@ -592,6 +643,71 @@ class PostgresJobStore:
         async with self._tx() as cur:
             await cur.execute('SELECT key FROM images ORDER BY key COLLATE "C"')
             return [str(r["key"]) for r in await cur.fetchall()]
+
+    # --- what adapters share (``adapters.base.SharedState``) ---------------------
+
+    async def add_to_group(
+        self, key: str, part: int, payload: str, now: datetime, *, max_parts: int
+    ) -> MessageGroup:
+        params = {
+            "key": key,
+            "part": str(part),
+            "payload": payload,
+            "now": now,
+            "max_parts": max_parts,
+        }
+        async with self._tx() as cur:
+            await cur.execute(SQL_ADD_TO_GROUP, params)
+            row = await cur.fetchone()
+        if row is None:
+            raise StoreError(f"message group {key} was neither added nor found")
+        return _group(row)
+
+    async def claim_group(
+        self, key: str, now: datetime, *, quiet: timedelta, cap: timedelta, lease: timedelta
+    ) -> MessageGroup | None:
+        params = {"key": key, "now": now, "until": now + lease, "quiet": quiet, "cap": cap}
+        async with self._tx() as cur:
+            await cur.execute(SQL_CLAIM_GROUP, params)
+            row = await cur.fetchone()
+        return _group(row) if row is not None else None
+
+    async def finish_group(self, key: str) -> None:
+        await self._count(
+            "UPDATE message_groups SET done = TRUE, claimed_until = NULL WHERE key = %s", (key,)
+        )
+
+    async def message_group(self, key: str) -> MessageGroup | None:
+        async with self._tx() as cur:
+            await cur.execute("SELECT * FROM message_groups WHERE key = %s", (key,))
+            row = await cur.fetchone()
+        return _group(row) if row is not None else None
+
+    async def forget_groups(self, before: datetime) -> int:
+        async with self._tx() as cur:
+            await cur.execute("DELETE FROM message_groups WHERE last_at < %s", (before,))
+            return cur.rowcount
+
+    async def get_state(self, key: str, now: datetime) -> str | None:
+        value = await self._scalar(
+            "SELECT value FROM bot_state WHERE key = %s "
+            "AND (expires_at IS NULL OR expires_at > %s)",
+            (key, now),
+        )
+        return str(value) if value is not None else None
+
+    async def set_state(self, key: str, value: str, *, expires: datetime | None = None) -> None:
+        await self._count(
+            "INSERT INTO bot_state (key, value, expires_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+            "expires_at = excluded.expires_at",
+            (key, value, expires),
+        )
+
+    async def forget_state(self, before: datetime) -> int:
+        async with self._tx() as cur:
+            await cur.execute("DELETE FROM bot_state WHERE expires_at < %s", (before,))
+            return cur.rowcount
 
     async def _one(self, sql: str, params: Any) -> Job | None:
         async with self._tx() as cur:

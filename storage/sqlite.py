@@ -15,6 +15,7 @@ from typing import IO, Any, TypeVar
 import aiosqlite
 
 from bot.errors import Conflict, StoreError
+from bot.model.groups import MessageGroup
 from bot.model.job import ACTIVE, ImageData, Job, JobStatus, Target, TaskResult
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
 from bot.model.request import VideoRequest
@@ -104,6 +105,24 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE jobs SET videos_charged = json_extract(request, '$.count')
     WHERE status NOT IN ('failed', 'expired') AND NOT (status = 'cancelled' AND tasks = '[]');
     """,
+    # 7: what the adapters share: requests sent as several messages (Telegram albums)
+    # collected until one instance hands them over, and a few named values.
+    """
+    CREATE TABLE message_groups (
+        key TEXT PRIMARY KEY,
+        parts TEXT NOT NULL,
+        first_at REAL NOT NULL,
+        last_at REAL NOT NULL,
+        claimed_until REAL,
+        done INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX message_groups_last ON message_groups (last_at);
+    CREATE TABLE bot_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at REAL
+    );
+    """,
 )
 
 T = TypeVar("T")
@@ -166,6 +185,26 @@ RETURNING *
 SQL_STATUS_COUNTS = """
 SELECT status, COUNT(*), COALESCE(SUM(json_array_length(delivered_ids)), 0)
 FROM jobs WHERE created_at >= ? GROUP BY status
+"""
+# A part is added unless kept already or the group is full; parts are a JSON object.
+SQL_ADD_TO_GROUP = """
+INSERT INTO message_groups (key, parts, first_at, last_at)
+VALUES (:key, json_object(:part, :payload), :now, :now)
+ON CONFLICT (key) DO UPDATE SET
+    parts = CASE
+        WHEN json_type(message_groups.parts, :path) IS NOT NULL
+          OR (SELECT COUNT(*) FROM json_each(message_groups.parts)) >= :max_parts
+        THEN message_groups.parts
+        ELSE json_set(message_groups.parts, :path, :payload) END,
+    last_at = CASE WHEN message_groups.done THEN message_groups.last_at
+        ELSE MAX(message_groups.last_at, excluded.last_at) END
+RETURNING *
+"""
+SQL_CLAIM_GROUP = """
+UPDATE message_groups SET claimed_until = :until
+WHERE key = :key AND NOT done AND (claimed_until IS NULL OR claimed_until <= :now)
+  AND MIN(last_at + :quiet, first_at + :cap) <= :now
+RETURNING *
 """
 
 
@@ -246,6 +285,17 @@ def _job(row: aiosqlite.Row) -> Job:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"job {row['id']} cannot be read: {type(exc).__name__}") from exc
+
+
+def _group(row: aiosqlite.Row) -> MessageGroup:
+    parts: dict[str, str] = json.loads(row["parts"])
+    return MessageGroup(
+        parts=tuple(parts[p] for p in sorted(parts, key=int)),
+        first_at=datetime.fromtimestamp(row["first_at"], UTC),
+        last_at=datetime.fromtimestamp(row["last_at"], UTC),
+        claimed_until=_dt(row["claimed_until"]),
+        done=bool(row["done"]),
+    )
 
 
 def _database_errors_are_store_errors(cls: type[T]) -> type[T]:
@@ -632,6 +682,77 @@ class SqliteJobStore:
     async def image_keys(self) -> list[str]:
         async with self._db.execute("SELECT key FROM images ORDER BY key") as cursor:
             return [str(r[0]) for r in await cursor.fetchall()]
+
+    # --- what adapters share (``adapters.base.SharedState``) ---------------------
+
+    async def add_to_group(
+        self, key: str, part: int, payload: str, now: datetime, *, max_parts: int
+    ) -> MessageGroup:
+        params = {
+            "key": key,
+            "part": str(part),
+            "path": f'$."{part}"',
+            "payload": payload,
+            "now": now.timestamp(),
+            "max_parts": max_parts,
+        }
+        async with self._db.execute(SQL_ADD_TO_GROUP, params) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise StoreError(f"message group {key} was neither added nor found")
+        return _group(row)
+
+    async def claim_group(
+        self, key: str, now: datetime, *, quiet: timedelta, cap: timedelta, lease: timedelta
+    ) -> MessageGroup | None:
+        params = {
+            "key": key,
+            "now": now.timestamp(),
+            "until": (now + lease).timestamp(),
+            "quiet": quiet.total_seconds(),
+            "cap": cap.total_seconds(),
+        }
+        async with self._db.execute(SQL_CLAIM_GROUP, params) as cursor:
+            row = await cursor.fetchone()
+        return _group(row) if row is not None else None
+
+    async def finish_group(self, key: str) -> None:
+        await self._db.execute(
+            "UPDATE message_groups SET done = 1, claimed_until = NULL WHERE key = ?", (key,)
+        )
+
+    async def message_group(self, key: str) -> MessageGroup | None:
+        async with self._db.execute("SELECT * FROM message_groups WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return _group(row) if row is not None else None
+
+    async def forget_groups(self, before: datetime) -> int:
+        async with self._db.execute(
+            "DELETE FROM message_groups WHERE last_at < ?", (before.timestamp(),)
+        ) as cursor:
+            return cursor.rowcount
+
+    async def get_state(self, key: str, now: datetime) -> str | None:
+        async with self._db.execute(
+            "SELECT value FROM bot_state WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+            (key, now.timestamp()),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row is not None else None
+
+    async def set_state(self, key: str, value: str, *, expires: datetime | None = None) -> None:
+        await self._db.execute(
+            "INSERT INTO bot_state (key, value, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+            "expires_at = excluded.expires_at",
+            (key, value, _ts(expires)),
+        )
+
+    async def forget_state(self, before: datetime) -> int:
+        async with self._db.execute(
+            "DELETE FROM bot_state WHERE expires_at < ?", (before.timestamp(),)
+        ) as cursor:
+            return cursor.rowcount
 
     async def _one(self, sql: str, params: Any) -> Job | None:
         async with self._db.execute(sql, params) as cursor:

@@ -13,6 +13,7 @@ code 50035) and record whom each Discord message notified:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -26,6 +27,7 @@ from adapters.telegram.albums import MAX_PARTS, AlbumCollector
 from bot.keevx.sandbox import Sandbox
 from bot.model.job import JobStatus
 from bot.settings import Settings
+from storage.memory import MemoryJobStore
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
 from tests.test_discord_adapter import OVER, Bot, png, running_bot, slash_video
@@ -285,7 +287,7 @@ async def test_late_album_parts_are_remembered_within_bounds(
             tg.photo_message(T_USER, None, media_group_id=group)
         await until(lambda: not tg.pending_updates, within=60)
         albums = adapter.router.albums
-        assert len(albums.album(T_USER, group)) == MAX_PARTS  # not 802
+        assert len(await albums.album(T_USER, group)) == MAX_PARTS  # not 802
         assert len(await jobs_of(core, T_USER)) == 1
 
 
@@ -299,12 +301,14 @@ async def test_an_album_collects_at_most_ten_parts(
     async def on_album(parts: list[Message]) -> None:
         handed.append(parts)
 
-    albums = AlbumCollector(on_album, window=0.2, cap=1.0)
+    albums = AlbumCollector(
+        MemoryJobStore(), on_album, bot=bot, now=lambda: datetime.now(UTC), window=0.2, cap=1.0
+    )
     parts = [Message.de_json(d, bot) for d in fake.album(T_USER, 800, "many", queue=False)]
     for part in parts:
-        albums.add(part)
+        await albums.add(part)
     group = parts[0].media_group_id or ""
-    assert len(albums.album(T_USER, group)) == MAX_PARTS
+    assert len(await albums.album(T_USER, group)) == MAX_PARTS
     await albums.close()
     [handed_over] = handed
     assert [p.message_id for p in handed_over] == [p.message_id for p in parts[:MAX_PARTS]]

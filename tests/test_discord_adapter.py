@@ -102,7 +102,9 @@ async def running_bot(
     """Core and adapter on ``settings``; the fake and sandbox outlive it (for restarts)."""
     settings = discord_settings(settings, fake, guild_ids)
     async with Core(settings, stop_grace=2.0, timing=timing) as core:
-        adapter = DiscordAdapter(settings, core.service, guild_ready_timeout=0.05)
+        adapter = DiscordAdapter(
+            settings, core.service, shared=core.shared, guild_ready_timeout=0.05
+        )
         await adapter.start()
         try:
             await core.attach(adapter)

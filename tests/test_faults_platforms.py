@@ -55,8 +55,10 @@ async def test_hundred_jobs_on_both_platforms_through_faults(settings: Settings)
             max_attempts=50,
         )
         async with Core(s, timing=timing) as core:
-            telegram = TelegramAdapter(s, core.service, status_interval=0.5, updates_timeout=5)
-            discord = DiscordAdapter(s, core.service, guild_ready_timeout=0.05)
+            telegram = TelegramAdapter(
+                s, core.service, shared=core.shared, status_interval=0.5, updates_timeout=5
+            )
+            discord = DiscordAdapter(s, core.service, shared=core.shared, guild_ready_timeout=0.05)
             await core.start_web()
             await telegram.start()
             await discord.start()

@@ -30,7 +30,7 @@ import psycopg
 from bot.keevx.sandbox import Sandbox, SandboxConfig
 from bot.model.job import Job, JobStatus
 from storage import open_store
-from tests.fakes.telegram import Call, FakeTelegram
+from tests.fakes.telegram import Call, FakeTelegram, WebhookPost
 from tests.support import stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -359,3 +359,38 @@ async def test_sigterm_on_one_instance_keeps_the_webhook(pg_url: str, tmp_path: 
         await fake.wait_for("sendVideo", within=30)
         await stop_instance(staying)
     assert not fake.calls_of("deleteWebhook")
+
+
+# --- an album whose parts reach both instances -------------------------------------------
+
+
+async def test_album_parts_at_two_instances_make_one_job(pg_url: str, tmp_path: Path) -> None:
+    async with (
+        FakeTelegram(token=TOKEN) as fake,
+        Sandbox(SandboxConfig(delay=0.5, render_height=36, seed=7)) as sandbox,
+        fleet(2, pg_url=pg_url, fake=fake, sandbox=sandbox, machine=tmp_path / "machine") as fleet_,
+    ):
+        parts = fake.album(9001, 4, "four views", queue=False)
+        updates = [fake.new_update({"message": m}) for m in parts]
+
+        async def send(n: int, update: dict[str, Any]) -> WebhookPost:
+            await asyncio.sleep(0.2 * n)  # the parts trickle in, alternately at each instance
+            return await fake.deliver(update, to=n % 2, within=60)
+
+        # Each instance answers a part only once its album is a job: all are sent at once.
+        posts = await asyncio.gather(*(send(n, u) for n, u in enumerate(updates)))
+        await fake.wait_for("sendVideo", within=30)
+        await wait_all_terminal(pg_url, 1, within=30)
+        await asyncio.sleep(1.0)  # room for a second job or video, if there were one
+        jobs = await all_jobs(pg_url)
+        for instance in fleet_:
+            await stop_instance(instance)
+        creates = [c for c in sandbox.calls if c.path.endswith("/image_to_video")]
+        fetched_by = {c.via for c in fake.calls_of("getFile")}
+    assert [p.target for p in posts] == [fleet_[n % 2].url for n in range(4)]
+    assert all(p.status == 200 for p in posts), posts
+    assert len(jobs) == 1 and jobs[0].status is JobStatus.DELIVERED, jobs
+    assert jobs[0].request.image_count == 4 and jobs[0].request.prompt == "four views"
+    assert len(creates) == 1 and len(creates[0].json["reference_images"]) == 4
+    assert len(fetched_by) == 1  # one instance took the whole album over
+    assert videos_by_chat(fake) == Counter({9001: 1})

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.base import SharedState
 from bot.errors import Conflict, StoreError
 from bot.jobs.limits import RUNNING
 from bot.jobs.ports import JobStore
@@ -688,3 +689,80 @@ async def test_defaults_durations_and_images_are_listed(store: JobStore) -> None
     assert await store.image_keys() == ["db:a", "db:b"]
     await store.drop_images(["db:a"])
     assert await store.image_keys() == ["db:b"]
+
+
+# --- what the adapters share (adapters.base.SharedState) ---------------------
+
+SECOND = timedelta(seconds=1)
+QUIET, CAP, LEASE = 2 * SECOND, 5 * SECOND, 30 * SECOND
+
+
+def shared(store: JobStore) -> SharedState:
+    assert isinstance(store, MemoryJobStore | SqliteJobStore | PostgresJobStore)
+    return store
+
+
+async def test_a_message_group_collects_parts_in_order_once_each(store: JobStore) -> None:
+    groups = shared(store)
+    await groups.add_to_group("g", 12, "twelve", T0, max_parts=3)
+    await groups.add_to_group("g", 10, 'ten "quoted" 🌊', T0 + SECOND, max_parts=3)
+    again = await groups.add_to_group("g", 12, "changed", T0 + 2 * SECOND, max_parts=3)
+    assert again.parts == ('ten "quoted" 🌊', "twelve")  # a kept part is not replaced
+    await groups.add_to_group("g", 11, "eleven", T0 + 3 * SECOND, max_parts=3)
+    full = await groups.add_to_group("g", 13, "one too many", T0 + 4 * SECOND, max_parts=3)
+    assert full.parts == ('ten "quoted" 🌊', "eleven", "twelve")
+    assert (full.first_at, full.last_at, full.done) == (T0, T0 + 4 * SECOND, False)
+    assert await groups.message_group("g") == full
+    assert await groups.message_group("other") is None
+
+
+async def test_a_message_group_is_claimed_once_it_settled(store: JobStore) -> None:
+    groups = shared(store)
+    await groups.add_to_group("g", 1, "a", T0, max_parts=10)
+    await groups.add_to_group("g", 2, "b", T0 + SECOND, max_parts=10)
+    times = {"quiet": QUIET, "cap": CAP, "lease": LEASE}
+    assert await groups.claim_group("g", T0 + 2 * SECOND, **times) is None  # still quiet
+    assert await groups.claim_group("unknown", T0 + 9 * SECOND, **times) is None
+    claimed = await groups.claim_group("g", T0 + 3 * SECOND, **times)
+    assert claimed is not None and claimed.parts == ("a", "b")
+    assert claimed.claimed_until == T0 + 3 * SECOND + LEASE
+    assert await groups.claim_group("g", T0 + 4 * SECOND, **times) is None  # claimed
+    # The claimer died: once its claim ran out, another instance takes the group over.
+    retaken = await groups.claim_group("g", T0 + 3 * SECOND + LEASE, **times)
+    assert retaken is not None and retaken.parts == ("a", "b")
+    await groups.finish_group("g")
+    assert await groups.claim_group("g", T0 + 9 * MINUTE, **times) is None
+    late = await groups.add_to_group("g", 3, "c", T0 + 9 * MINUTE, max_parts=10)
+    assert late.done and late.parts == ("a", "b", "c") and late.last_at == T0 + SECOND
+
+
+async def test_a_message_group_that_keeps_growing_is_capped(store: JobStore) -> None:
+    groups = shared(store)
+    times = {"quiet": QUIET, "cap": CAP, "lease": LEASE}
+    for n in range(5):  # a part every second: never quiet for two
+        await groups.add_to_group("g", n, str(n), T0 + n * SECOND, max_parts=10)
+        assert await groups.claim_group("g", T0 + n * SECOND, **times) is None
+    claimed = await groups.claim_group("g", T0 + CAP, **times)
+    assert claimed is not None and len(claimed.parts) == 5
+
+
+async def test_old_message_groups_are_forgotten(store: JobStore) -> None:
+    groups = shared(store)
+    await groups.add_to_group("old", 1, "a", T0, max_parts=10)
+    await groups.add_to_group("new", 1, "b", T0 + MINUTE, max_parts=10)
+    assert await groups.forget_groups(T0 + SECOND) == 1
+    assert await groups.message_group("old") is None
+    assert await groups.message_group("new") is not None
+
+
+async def test_bot_state_values_are_kept_and_expire(store: JobStore) -> None:
+    state = shared(store)
+    assert await state.get_state("commands", T0) is None
+    await state.set_state("commands", "abc")
+    await state.set_state("commands", "def")
+    await state.set_state("session", "42", expires=T0 + MINUTE)
+    assert await state.get_state("commands", T0 + 9 * MINUTE) == "def"
+    assert await state.get_state("session", T0) == "42"
+    assert await state.get_state("session", T0 + MINUTE) is None
+    assert await state.forget_state(T0 + 2 * MINUTE) == 1
+    assert await state.get_state("commands", T0) == "def"

@@ -19,7 +19,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from adapters.discord.adapter import _commands_stamp
 from bot.app.cli import main
 from bot.app.runtime import Core
 from bot.errors import Conflict, StoreError
@@ -294,11 +293,6 @@ async def test_cli_jobs_and_doctor_on_postgresql(
     host = pg_url.split("@")[1]
     assert f"ok   database      PostgreSQL at {host} opens and is migrated" in report, report
     assert PASSWORD not in listed + report
-
-
-def test_postgresql_keeps_no_commands_stamp(pg_url: str) -> None:
-    settings = Settings.from_env({"DATABASE_URL": with_password(pg_url)})
-    assert _commands_stamp(settings.database_url) is None
 
 
 def test_a_missing_server_skips_here_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:

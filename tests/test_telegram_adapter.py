@@ -62,6 +62,7 @@ async def running(
         adapter = TelegramAdapter(
             s,
             core.service,
+            shared=core.shared,
             album_window=0.3,
             album_cap=2.0,
             status_interval=0.5,
@@ -360,7 +361,7 @@ async def test_an_update_is_confirmed_only_after_its_job_exists(
     """A crash while handling leaves the update unconfirmed: the next start makes the job."""
     s = tg_settings(settings, fake)
     async with Core(s) as core:
-        first = TelegramAdapter(s, core.service, updates_timeout=5)
+        first = TelegramAdapter(s, core.service, shared=core.shared, updates_timeout=5)
         hang = asyncio.Event()
 
         async def stuck(*args: Any, **kwargs: Any) -> None:
@@ -384,7 +385,7 @@ async def test_an_update_is_confirmed_only_after_its_job_exists(
         await first.app.shutdown()
         assert [u["update_id"] for u in fake.pending_updates] == [update_id]
 
-        second = TelegramAdapter(s, core.service, updates_timeout=5)
+        second = TelegramAdapter(s, core.service, shared=core.shared, updates_timeout=5)
         await second.start()
         await core.attach(second)
         try:
@@ -418,7 +419,7 @@ async def test_a_wrong_token_fails_start_cleanly(settings: Settings, fake: FakeT
 
     s = dataclasses.replace(tg_settings(settings, fake), telegram_bot_token="999:WRONGwrongWRONG")
     async with Core(s) as core:
-        adapter = TelegramAdapter(s, core.service)
+        adapter = TelegramAdapter(s, core.service, shared=core.shared)
         with pytest.raises(InvalidToken):
             await adapter.start()
         assert not adapter.app.running

@@ -112,6 +112,7 @@ async def adapter_on(
         adapter = TelegramAdapter(
             s,
             core.service,
+            shared=core.shared,
             updates_timeout=1,
             leadership=PostgresLeadership(pg_url, check_every=0.2),
             leader_retry=0.3,

@@ -39,6 +39,7 @@ from bot.model.help import HELP
 from bot.model.job import Job, JobStatus, Target
 from bot.model.request import Options, build_request
 from bot.model.status import LOST_ANSWER, RESTARTED
+from storage.memory import MemoryJobStore
 from tests.fakes.telegram import FakeTelegram
 
 TOKEN = "123:ABC"
@@ -251,30 +252,46 @@ async def test_addressing_rules(fake: FakeTelegram, bot: Bot) -> None:
 # -- albums --------------------------------------------------------------------------------
 
 
+def collector(
+    bot: Bot,
+    on_album: Any,
+    store: MemoryJobStore | None = None,
+    *,
+    window: float,
+    cap: float,
+) -> AlbumCollector:
+    """An album collector on ``store`` (a fresh in-memory one by default), on real time."""
+    return AlbumCollector(
+        store or MemoryJobStore(),
+        on_album,
+        bot=bot,
+        now=lambda: datetime.now(UTC),
+        window=window,
+        cap=cap,
+    )
+
+
 async def test_album_window_restarts_and_is_capped(fake: FakeTelegram, bot: Bot) -> None:
     got: list[list[int]] = []
 
     async def on_album(parts: list[Message]) -> None:
         got.append([p.message_id for p in parts])
 
-    albums = AlbumCollector(on_album, window=0.15, cap=0.4)
+    albums = collector(bot, on_album, window=0.15, cap=0.4)
     parts = [Message.de_json(d, bot) for d in fake.album(1, 8, "eight", queue=False)]
     for part in parts[:3]:
-        assert part is not None
-        albums.add(part)
+        await albums.add(part)
         await asyncio.sleep(0.1)  # under the window: it restarts
     assert got == []
     for part in parts[3:]:
-        assert part is not None
-        albums.add(part)
+        await albums.add(part)
         await asyncio.sleep(0.1)  # keeps coming: the cap closes the album
     await asyncio.sleep(0.3)
     assert len(got) == 1 and 3 < len(got[0]) < 8
-    assert parts[0] is not None
-    albums.add(parts[0])  # a repeated part makes nothing new
+    await albums.add(parts[0])  # a repeated part makes nothing new
     await albums.close()
     assert len(got) == 1
-    assert len(albums.album(1, parts[0].media_group_id or "")) == 8
+    assert len(await albums.album(1, parts[0].media_group_id or "")) == 8
 
 
 async def test_album_still_collecting_is_handed_over_on_close(fake: FakeTelegram, bot: Bot) -> None:
@@ -283,13 +300,41 @@ async def test_album_still_collecting_is_handed_over_on_close(fake: FakeTelegram
     async def on_album(parts: list[Message]) -> None:
         got.append(len(parts))
 
-    albums = AlbumCollector(on_album, window=10, cap=30)
+    albums = collector(bot, on_album, window=10, cap=30)
     for d in fake.album(1, 2, "two", queue=False):
-        m = Message.de_json(d, bot)
-        assert m is not None
-        albums.add(m)
+        await albums.add(Message.de_json(d, bot))
     await albums.close()
     assert got == [2]
+
+
+async def test_album_parts_at_two_instances_are_handed_over_once(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    """Two collectors on one store, as two instances: the parts reach them alternately."""
+    store = MemoryJobStore()
+    got: list[tuple[str, list[int]]] = []
+
+    def handler(name: str) -> Any:
+        async def on_album(parts: list[Message]) -> None:
+            await asyncio.sleep(0.2)  # a handover takes a while: the other one waits for it
+            got.append((name, [p.message_id for p in parts]))
+
+        return on_album
+
+    instances = [collector(bot, handler(n), store, window=0.2, cap=2.0) for n in ("a", "b")]
+    parts = [Message.de_json(d, bot) for d in fake.album(1, 5, "five", queue=False)]
+    for n, part in enumerate(parts):
+        await instances[n % 2].add(part)
+        await asyncio.sleep(0.05)
+    group = parts[0].media_group_id or ""
+    await asyncio.wait_for(asyncio.gather(*(albums.settled(1, group) for albums in instances)), 5)
+    assert [ids for _, ids in got] == [[p.message_id for p in parts]]
+    late = Message.de_json(fake.photo_message(1, None, media_group_id=group, queue=False), bot)
+    await instances[0].add(late)  # after the handover: kept for replies, nothing new
+    for albums in instances:
+        await albums.close()
+    assert len(got) == 1
+    assert len(await instances[1].album(1, group)) == 6
 
 
 # -- status message ------------------------------------------------------------------------

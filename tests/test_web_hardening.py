@@ -172,7 +172,11 @@ async def test_a_generated_webhook_secret_never_reaches_a_log_line(
             )
             async with Core(s) as core:
                 adapter = TelegramAdapter(
-                    s, core.service, webhook_host="127.0.0.1", web=None if own_server else core.web
+                    s,
+                    core.service,
+                    shared=core.shared,
+                    webhook_host="127.0.0.1",
+                    web=None if own_server else core.web,
                 )
                 await core.start_web()
                 await adapter.start()

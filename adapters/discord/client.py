@@ -1,28 +1,28 @@
 """The discord.py client: one-time setup, mentions, and button clicks.
 
 ``setup_hook`` (run once per login, never again on reconnects) registers the
-button template and syncs the commands. Sync policy: with
-``DISCORD_GUILD_IDS`` the commands are copied to those guilds and synced
-there at every start (instant, and cheap); without, they are synced
-globally only when the command set changed since the last global sync,
-judged by a hash kept in a file next to the database (global sync takes a
-while to reach clients and is rate limited, so it is never done on every
-start). An in-memory database has no such file and syncs each start.
+button template. Commands are synced by the instance that holds the gateway
+(:func:`sync_commands`, called by the adapter). Sync policy: with
+``DISCORD_GUILD_IDS`` the commands are copied to those guilds and synced there
+(instant, and cheap); without, they are synced globally only when the command set
+changed since the last global sync, judged by a hash kept in the store, which
+every instance shares (global sync takes a while to reach clients and is rate
+limited, so it is never done on every start).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
 from discord import app_commands
 
+from adapters.base import BotState
 from adapters.discord.actions import Buttons
 from adapters.discord.commands import build_tree
 from adapters.discord.intake import Intake
@@ -42,9 +42,13 @@ def commands_digest(tree: app_commands.CommandTree[Any]) -> str:
 
 
 async def sync_commands(
-    tree: app_commands.CommandTree[Any], guild_ids: Sequence[int], stamp: Path | None
+    tree: app_commands.CommandTree[Any],
+    guild_ids: Sequence[int],
+    state: BotState,
+    application_id: int | None,
 ) -> None:
-    """Sync to ``guild_ids`` if given, else globally when the command set changed."""
+    """Sync to ``guild_ids`` if given, else globally when the command set changed since the
+    last global sync of this application (its hash is kept in ``state``)."""
     if guild_ids:
         for guild_id in guild_ids:
             guild = discord.Object(guild_id)
@@ -52,29 +56,14 @@ async def sync_commands(
             synced = await tree.sync(guild=guild)
             log.info("synced %d commands to guild %s", len(synced), guild_id)
         return
+    key = f"discord:global-commands:{application_id}"
     digest = commands_digest(tree)
-    if stamp is not None and await asyncio.to_thread(_read, stamp) == digest:
+    if await state.get_state(key, datetime.now(UTC)) == digest:
         log.info("global commands unchanged since the last sync: not syncing")
         return
     synced = await tree.sync()
     log.info("synced %d global commands", len(synced))
-    if stamp is not None:
-        await asyncio.to_thread(_write, stamp, digest)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return ""
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text + "\n")
-    except OSError as exc:
-        log.warning("command hash not saved (%s): the next start syncs again", exc)
+    await state.set_state(key, digest)
 
 
 # Guilds (for upload limits and channels) and messages (for mentions); nothing privileged.
@@ -89,8 +78,6 @@ class VideoBotClient(discord.Client):
         *,
         intake: Intake,
         buttons: Buttons,
-        guild_ids: Sequence[int] = (),
-        commands_stamp: Path | None = None,
         guild_ready_timeout: float = 2.0,
     ) -> None:
         super().__init__(
@@ -105,12 +92,9 @@ class VideoBotClient(discord.Client):
         self.intake = intake
         self.buttons = buttons
         self.tree = build_tree(self, intake)
-        self._guild_ids = tuple(guild_ids)
-        self._stamp = commands_stamp
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(JobButton)
-        await sync_commands(self.tree, self._guild_ids, self._stamp)
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.user

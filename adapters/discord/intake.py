@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import shutil
 import tempfile
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -166,9 +166,17 @@ async def _download(attachments: Sequence[discord.Attachment], folder: Path) -> 
 class Intake:
     """The adapter's way in: every request becomes one ``service.submit``."""
 
-    def __init__(self, service: JobService, sessions: Sessions) -> None:
+    def __init__(
+        self,
+        service: JobService,
+        sessions: Sessions,
+        shown: Callable[[Job], Awaitable[None]],
+    ) -> None:
+        """``shown(job)`` is awaited once a job made from an interaction is committed and
+        the interaction answered: it shows the job's first status in the response."""
         self.service = service
         self.sessions = sessions
+        self.shown = shown
         self._busy: set[str] = set()
         self.draining = False  # shutting down: new requests are asked to come back
 
@@ -318,11 +326,13 @@ class Intake:
         await interaction.response.defer(thinking=True)
         self.sessions.acknowledged(key)
         try:
-            return await work
+            job = await work
         except RequestInvalid as exc:
             self.sessions.drop_key(key)
             await _refuse_after_defer(interaction, refusal(str(exc)))
             return None
+        await self.shown(job)
+        return job
 
     async def _submit(
         self,

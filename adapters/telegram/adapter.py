@@ -29,7 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from adapters.base import Lead, Leadership, SoleLeadership, Video
+from adapters.base import Lead, Leadership, MessageGroups, SoleLeadership, Video
 from adapters.telegram.albums import AlbumCollector
 from adapters.telegram.commands import Commands
 from adapters.telegram.delivery import Deliverer
@@ -84,9 +84,11 @@ def _utcnow() -> datetime:
 class TelegramAdapter:
     """Implements :class:`adapters.base.ChatAdapter` for Telegram.
 
-    Keyword arguments exist for tests and operators: ``now`` is the clock,
-    ``album_window``/``album_cap`` time album collection, ``status_interval``
-    throttles status edits of an unchanged state. In webhook mode the route is
+    ``shared`` is where album parts are collected (the store, so parts that reached
+    different instances make one job). Other keyword arguments exist for tests and
+    operators: ``now`` is the clock, ``album_window``/``album_cap`` time album
+    collection, ``status_interval`` throttles status edits of an unchanged state.
+    In webhook mode the route is
     added to ``web`` (the core's server; pass it before that server starts),
     or, without one, served on our own server at ``webhook_host`` and
     ``settings.port`` (8080 when unset; 0 picks a free port).
@@ -104,6 +106,7 @@ class TelegramAdapter:
         settings: Settings,
         service: JobService,
         *,
+        shared: MessageGroups,
         now: Callable[[], datetime] = _utcnow,
         album_window: float = 1.5,
         album_cap: float = 5.0,
@@ -147,7 +150,9 @@ class TelegramAdapter:
         )
         self.deliverer = Deliverer(bot, local_mode=self.local_mode, upload_limit=self._upload_limit)
         self.intake = Intake(bot, service, platform=self.platform, local_mode=self.local_mode)
-        albums = AlbumCollector(self._on_album, window=album_window, cap=album_cap)
+        albums = AlbumCollector(
+            shared, self._on_album, bot=bot, now=now, window=album_window, cap=album_cap
+        )
         self.router = MessageRouter(self.intake, albums)
         self.commands = Commands(service, self.status, platform=self.platform, now=now)
         self.webhook: WebhookReceiver | None = None

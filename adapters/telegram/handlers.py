@@ -89,7 +89,7 @@ class MessageRouter:
         if msg is None:
             return
         if msg.media_group_id is not None:
-            self.albums.add(msg)
+            await self.albums.add(msg)
             return
         bot = context.bot
         addr = addressing(msg, bot.username, bot.id)
@@ -105,7 +105,7 @@ class MessageRouter:
                 return
             await self.intake.submit(msg, own, addr.text, dedupe_key=self.key(msg))
             return
-        replied = self._replied_images(msg)
+        replied = await self._replied_images(msg)
         if replied or links_in(addr.text):
             await self.intake.submit(msg, replied, addr.text, dedupe_key=self.key(msg))
             return
@@ -131,12 +131,12 @@ class MessageRouter:
         notes = (texts.ALBUM_PART_ONLY,) if lone else ()
         await self.intake.submit(lead, images, addr.text, dedupe_key=key, notes=notes)
 
-    def _replied_images(self, msg: Message) -> list[ImageRef]:
+    async def _replied_images(self, msg: Message) -> list[ImageRef]:
         replied = msg.reply_to_message
         if replied is None:
             return []
         if replied.media_group_id is not None:
-            parts = self.albums.album(replied.chat_id, replied.media_group_id)
+            parts = await self.albums.album(replied.chat_id, replied.media_group_id)
             if parts:
                 return [ref for p in parts for ref in images_of(p)]
         return images_of(replied)

@@ -35,7 +35,7 @@ from bot.settings import Settings
 from storage import open_store
 
 if TYPE_CHECKING:
-    from adapters.base import ChatAdapter
+    from adapters.base import ChatAdapter, SharedState
 
 __all__ = ["Core", "run", "utcnow"]
 
@@ -54,6 +54,7 @@ class Core:
     """
 
     store: JobStore
+    shared: SharedState  # the same store, as the adapters see it
     schedule: PollSchedule
     keevx: KeevxClient
     service: JobService
@@ -98,7 +99,7 @@ class Core:
         self.http = await self._stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
         )
-        self.store = await open_store(settings.database_url, worker=True)
+        self.store = self.shared = await open_store(settings.database_url, worker=True)
         self._stack.push_async_callback(self.store.close)
         self.readiness.update(store_open=True)
         self.keevx = KeevxClient(
@@ -212,20 +213,26 @@ class Core:
 
 
 def _build_adapters(settings: Settings, core: Core) -> list[ChatAdapter]:
+    from storage.leadership import leadership_for
+
+    # On a shared PostgreSQL database one instance at a time runs Telegram's long
+    # polling and one holds Discord's gateway; every instance delivers.
+    leadership = leadership_for(settings.database_url)
     adapters: list[ChatAdapter] = []
     if settings.telegram_bot_token:
         from adapters.telegram import TelegramAdapter
-        from storage.leadership import leadership_for
 
-        # Long polling: on a shared PostgreSQL database one instance polls at a time.
-        leadership = leadership_for(settings.database_url)
         adapters.append(
-            TelegramAdapter(settings, core.service, web=core.web, leadership=leadership)
+            TelegramAdapter(
+                settings, core.service, shared=core.shared, web=core.web, leadership=leadership
+            )
         )
     if settings.discord_bot_token:
         from adapters.discord import DiscordAdapter
 
-        adapters.append(DiscordAdapter(settings, core.service))
+        adapters.append(
+            DiscordAdapter(settings, core.service, shared=core.shared, leadership=leadership)
+        )
     return adapters
 
 
