@@ -11,7 +11,12 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY bot ./bot
 COPY adapters ./adapters
 COPY storage ./storage
-RUN /opt/venv/bin/pip install -c constraints.txt .
+# The translations are compiled (.po → .mo) before the install, which packs them.
+RUN /opt/venv/bin/pip install -c constraints.txt babel \
+ && for domain in core telegram discord; do \
+      /opt/venv/bin/pybabel compile --quiet -d bot/locales -D "$domain"; \
+    done \
+ && /opt/venv/bin/pip install -c constraints.txt .
 
 # -- run: the venv alone on a fresh slim base, as an unprivileged user ----------------------
 FROM python:${PYTHON_VERSION}-slim

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import ConfigError
+from bot.i18n import LANGUAGES, SOURCE, language_of
 from bot.model.database_url import database_kind, url_passwords
 
 __all__ = ["Settings"]
@@ -27,6 +28,16 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ConfigError(f"{name} must not be negative")
     return value
+
+
+def _language(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return SOURCE
+    language = language_of(raw)
+    if language is None:
+        raise ConfigError(f"{name} must be one of {', '.join(LANGUAGES)}, not {raw!r}")
+    return language
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -96,6 +107,7 @@ class Settings:
     port: int | None = None  # the web server runs only when PORT is set
     allow_private_image_urls: bool = False  # image links may point at private addresses
     public_url: str = ""
+    default_language: str = SOURCE  # for people whose language is not known otherwise
 
     @classmethod
     def from_env(
@@ -147,6 +159,7 @@ class Settings:
             port=_int(env, "PORT", -1) if env.get("PORT", "").strip() else None,
             public_url=_str(env, "PUBLIC_URL").rstrip("/"),
             allow_private_image_urls=_flag(env, "ALLOW_PRIVATE_IMAGE_URLS"),
+            default_language=_language(env, "DEFAULT_LANGUAGE"),
         )
         if settings.poll_interval <= 0:
             raise ConfigError("POLL_INTERVAL must be more than 0 seconds")

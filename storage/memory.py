@@ -64,6 +64,7 @@ class MemoryJobStore:
         self._leases: dict[int, tuple[str, datetime]] = {}  # id -> (owner, until)
         self._ids = itertools.count(1)  # never reused, as SQLite's AUTOINCREMENT
         self._defaults: dict[tuple[str, str], str] = {}  # JSON, as SQLite keeps it
+        self._languages: dict[tuple[str, str], str] = {}  # (platform, user id) -> language
         self._durations: deque[tuple[str, float, datetime]] = deque(maxlen=DURATIONS_KEPT)
         self._images: dict[str, ImageData] = {}
         self._groups: dict[str, MessageGroup] = {}
@@ -282,6 +283,15 @@ class MemoryJobStore:
 
     async def set_defaults(self, platform: str, chat_id: str, values: dict[str, Any]) -> None:
         self._defaults[(platform, chat_id)] = json.dumps(values)
+
+    async def get_language(self, platform: str, user_id: str) -> str | None:
+        return self._languages.get((platform, user_id))
+
+    async def set_language(self, platform: str, user_id: str, language: str | None) -> None:
+        if language is None:
+            self._languages.pop((platform, user_id), None)
+        else:
+            self._languages[(platform, user_id)] = language
 
     # --- copying a whole store -----------------------------------------------
 

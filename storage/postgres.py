@@ -137,6 +137,16 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at TIMESTAMPTZ
     );
     """,
+    # 6: the language a job was asked in, and the one each person chose.
+    """
+    ALTER TABLE jobs ADD COLUMN language TEXT;
+    CREATE TABLE people (
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        language TEXT NOT NULL,
+        PRIMARY KEY (platform, user_id)
+    );
+    """,
 )
 
 # Advisory lock keys: (LOCKS, purpose) for the store's own, (QUOTA_LOCKS, user hash) per user.
@@ -239,6 +249,7 @@ def _columns(job: Job) -> dict[str, Any]:
         "status_message_id": job.status_message_id,
         "create_requests": job.create_requests,
         "videos_charged": job.videos_charged,
+        "language": job.language,
     }
 
 
@@ -266,6 +277,7 @@ def _job(row: Mapping[str, Any]) -> Job:
             adopted=row["adopted"],
             queue_position=row["queue_position"],
             create_requests=row["create_requests"],
+            language=row["language"],
             version=row["version"],
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -553,6 +565,22 @@ class PostgresJobStore:
             "INSERT INTO chat_defaults (platform, chat_id, options) VALUES (%s, %s, %s) "
             "ON CONFLICT (platform, chat_id) DO UPDATE SET options = excluded.options",
             (platform, chat_id, Jsonb(values)),
+        )
+
+    async def get_language(self, platform: str, user_id: str) -> str | None:
+        sql = "SELECT language FROM people WHERE platform = %s AND user_id = %s"
+        value = await self._scalar(sql, (platform, user_id))
+        return str(value) if value is not None else None
+
+    async def set_language(self, platform: str, user_id: str, language: str | None) -> None:
+        if language is None:
+            sql = "DELETE FROM people WHERE platform = %s AND user_id = %s"
+            await self._count(sql, (platform, user_id))
+            return
+        await self._count(
+            "INSERT INTO people (platform, user_id, language) VALUES (%s, %s, %s) "
+            "ON CONFLICT (platform, user_id) DO UPDATE SET language = excluded.language",
+            (platform, user_id, language),
         )
 
     async def record_duration(self, kind: str, seconds: float, at: datetime) -> None:

@@ -123,6 +123,16 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at REAL
     );
     """,
+    # 8: the language a job was asked in, and the one each person chose.
+    """
+    ALTER TABLE jobs ADD COLUMN language TEXT;
+    CREATE TABLE people (
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        language TEXT NOT NULL,
+        PRIMARY KEY (platform, user_id)
+    );
+    """,
 )
 
 T = TypeVar("T")
@@ -254,6 +264,7 @@ def _columns(job: Job) -> dict[str, Any]:
         "queue_position": job.queue_position,
         "create_requests": job.create_requests,
         "videos_charged": job.videos_charged,
+        "language": job.language,
     }
 
 
@@ -281,6 +292,7 @@ def _job(row: aiosqlite.Row) -> Job:
             adopted=bool(row["adopted"]),
             queue_position=row["queue_position"],
             create_requests=row["create_requests"],
+            language=row["language"],
             version=row["version"],
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -599,6 +611,24 @@ class SqliteJobStore:
             "INSERT INTO chat_defaults (platform, chat_id, options) VALUES (?, ?, ?) "
             "ON CONFLICT (platform, chat_id) DO UPDATE SET options = excluded.options",
             (platform, chat_id, json.dumps(values)),
+        )
+
+    async def get_language(self, platform: str, user_id: str) -> str | None:
+        async with self._db.execute(
+            "SELECT language FROM people WHERE platform = ? AND user_id = ?", (platform, user_id)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_language(self, platform: str, user_id: str, language: str | None) -> None:
+        if language is None:
+            sql = "DELETE FROM people WHERE platform = ? AND user_id = ?"
+            await self._db.execute(sql, (platform, user_id))
+            return
+        await self._db.execute(
+            "INSERT INTO people (platform, user_id, language) VALUES (?, ?, ?) "
+            "ON CONFLICT (platform, user_id) DO UPDATE SET language = excluded.language",
+            (platform, user_id, language),
         )
 
     async def record_duration(self, kind: str, seconds: float, at: datetime) -> None:

@@ -1,10 +1,11 @@
 """The dependency rule, read from the source (every import, lazy ones included), not import order.
 
-bot.model    plain values and rules: the model and the errors only
-bot.settings the configuration: the model and the errors
+bot.i18n     the user's language and the catalogs: nothing of the project (every layer speaks)
+bot.model    plain values and rules: the model, the errors and the language
+bot.settings the configuration: the model, the errors and the language
 bot.metrics  the Prometheus metrics: the model and the errors (so every layer may record)
-bot.keevx    the Keevx API: the model, the errors, the metrics, itself
-bot.jobs     the engine: the model, keevx, settings, errors, metrics, adapters.base (its port)
+bot.keevx    the Keevx API: the model, the errors, the metrics, the language, itself
+bot.jobs     the engine: the model, keevx, settings, errors, metrics, language, adapters.base
 bot.app      wiring and operator tools: anything; the only importer of storage and adapters
 storage      the stores: the model and the errors only
 adapters     the platforms: the core and the shared web server and logs; never storage, the
@@ -52,16 +53,18 @@ def _within(name: str, *prefixes: str) -> bool:
 
 # module prefix → what it may import from the project (beyond itself)
 ALLOWED: dict[str, tuple[str, ...]] = {
-    "bot.model": ("bot.model", "bot.errors"),
+    "bot.model": ("bot.model", "bot.errors", "bot.i18n"),
     "bot.errors": (),
-    "bot.settings": ("bot.model", "bot.errors"),
+    "bot.i18n": (),
+    "bot.settings": ("bot.model", "bot.errors", "bot.i18n"),
     "bot.metrics": ("bot.model", "bot.errors"),
-    "bot.keevx": ("bot.keevx", "bot.model", "bot.errors", "bot.metrics"),
+    "bot.keevx": ("bot.keevx", "bot.model", "bot.errors", "bot.metrics", "bot.i18n"),
     "bot.jobs": (
         "bot.jobs",
         "bot.keevx",
         "bot.model",
         "bot.errors",
+        "bot.i18n",
         "bot.settings",
         "bot.metrics",
         "adapters.base",

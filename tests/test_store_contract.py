@@ -124,6 +124,7 @@ async def test_add_keeps_every_field_and_numbers_jobs(store: JobStore) -> None:
         adopted=True,
         queue_position=2,
         create_requests=1,
+        language="pt_BR",
         request=REQUEST.evolve(count=2, notes=("a note",)),
     )
     first, created = await store.add(job)
@@ -133,6 +134,20 @@ async def test_add_keeps_every_field_and_numbers_jobs(store: JobStore) -> None:
     second = await added(store)
     assert second.id > first.id
     assert await store.get(second.id + 1) is None
+
+
+async def test_a_persons_language_is_kept_per_platform_and_can_be_forgotten(
+    store: JobStore,
+) -> None:
+    assert await store.get_language("telegram", "7") is None
+    await store.set_language("telegram", "7", "ru")
+    await store.set_language("discord", "7", "es")
+    await store.set_language("telegram", "7", "uk")  # a new choice replaces the old
+    assert await store.get_language("telegram", "7") == "uk"
+    assert await store.get_language("discord", "7") == "es"
+    await store.set_language("telegram", "7", None)
+    assert await store.get_language("telegram", "7") is None
+    assert await store.get_language("discord", "7") == "es"
 
 
 async def test_update_keeps_every_field(store: JobStore) -> None:
@@ -152,6 +167,7 @@ async def test_update_keeps_every_field(store: JobStore) -> None:
             attempts=3,
             error="e",
             status_message_id="s",
+            language="uk",
         )
     )
     loaded = await stored(store, job.id)

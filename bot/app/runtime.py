@@ -154,7 +154,12 @@ class Core:
         )
         links = ImageLinks(self.http, link_policy(allow_private=settings.allow_private_image_urls))
         self.service = JobService(
-            self.store, now=utcnow, wake=self.poller.wake, gate=gate, links=links
+            self.store,
+            now=utcnow,
+            wake=self.poller.wake,
+            gate=gate,
+            links=links,
+            default_language=settings.default_language,
         )
 
     async def _schedule(self, *, callbacks: bool) -> PollSchedule:

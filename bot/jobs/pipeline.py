@@ -33,6 +33,7 @@ from bot.errors import (
     RateLimited,
     RecipientGone,
 )
+from bot.i18n import speaking
 from bot.jobs.callbacks import matches_request
 from bot.jobs.delivery import RESULT_POLICY, ResultRefused, deliver_video
 from bot.jobs.images import MAX_IMAGE_BYTES
@@ -134,6 +135,10 @@ class Pipeline:
 
     async def advance(self, job: Job) -> Job:
         """Run the job's next steps; the returned job is stored and unleased."""
+        with speaking(job.language):  # its messages stay in the language it was asked in
+            return await self._advance(job)
+
+    async def _advance(self, job: Job) -> Job:
         adapter = self._adapters.get(job.platform)
         if adapter is None:
             log.warning("job %s: no %s adapter running, trying later", job.id, job.platform)
@@ -167,6 +172,10 @@ class Pipeline:
         job = await self._store.get(job_id)
         if job is None or job.status.terminal:
             return job
+        with speaking(job.language):
+            return await self._give_up(job)
+
+    async def _give_up(self, job: Job) -> Job | None:
         adapter = self._adapters.get(job.platform)
         if adapter is None:
             return None

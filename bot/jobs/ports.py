@@ -141,6 +141,14 @@ class JobStore(Protocol):
 
     async def set_defaults(self, platform: str, chat_id: str, values: dict[str, Any]) -> None: ...
 
+    async def get_language(self, platform: str, user_id: str) -> str | None:
+        """The language a person chose for themselves, if they did."""
+        ...
+
+    async def set_language(self, platform: str, user_id: str, language: str | None) -> None:
+        """Remember a person's choice of language (``None``: forget it)."""
+        ...
+
     # --- copying a whole store (``keevx-bot copy-db``) ---------------------------
 
     def export_jobs(self, batch: int = 500) -> AsyncIterator[Job]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot import metrics
 from bot.errors import Conflict, RequestInvalid
+from bot.i18n import SOURCE, choose, current, language_of
 from bot.jobs.images import DECODES_AT_ONCE, ImageFile, prepare_image
 from bot.jobs.limits import Gatekeeper, Stats
 from bot.jobs.links import ImageLinks, link_label
@@ -28,6 +29,8 @@ from bot.model.status import CANCELLABLE
 __all__ = ["JobService"]
 
 log = logging.getLogger(__name__)
+
+LANGUAGE_KEY = "language"  # beside a chat's video options in its saved defaults
 
 # Image checks run here, not in the loop's default executor: they wait their turn for
 # one of the few decodes bot.jobs.images allows at once, and waiting there would starve
@@ -64,7 +67,9 @@ class JobService:
         wake: Callable[[], None] = lambda: None,
         gate: Gatekeeper | None = None,
         links: ImageLinks | None = None,
+        default_language: str = SOURCE,
     ) -> None:
+        self._default_language = default_language
         self._store = store
         self._gate = gate
         self._links = links
@@ -247,9 +252,10 @@ class JobService:
 
     async def set_chat_defaults(self, platform: str, chat_id: str, options: Options) -> None:
         values = {k: (v.value if isinstance(v, Model) else v) for k, v in asdict(options).items()}
-        await self._store.set_defaults(
-            platform, chat_id, {k: v for k, v in values.items() if v is not None}
-        )
+        kept = {k: v for k, v in values.items() if v is not None}
+        if language := await self.chat_language(platform, chat_id):
+            kept[LANGUAGE_KEY] = language  # the chat's language is no video option
+        await self._store.set_defaults(platform, chat_id, kept)
 
     async def _add(self, job: Job) -> tuple[Job, bool]:
         """Store ``job`` if the requester's fair-use limits allow it, in one atomic step."""
@@ -283,7 +289,35 @@ class JobService:
             image_urls=image_urls,
             dedupe_key=dedupe_key,
             again_of=again_of,
+            language=current(),  # what it says later (status, result) stays in it
         )
+
+    # --- languages ---------------------------------------------------------------------
+
+    async def language_for(
+        self, platform: str, user_id: str, *, spoken: str | None = None, chat_id: str | None = None
+    ) -> str:
+        """Which language to answer a person in: the one they chose, else the one their
+        platform says they speak (``spoken``), else the chat's default, else the operator's."""
+        chosen = await self._store.get_language(platform, user_id)
+        chat = await self.chat_language(platform, chat_id) if chat_id is not None else None
+        return choose(chosen, spoken, chat, self._default_language)
+
+    async def set_language(self, platform: str, user_id: str, language: str | None) -> None:
+        """Remember a person's own choice (``None``: go back to their platform's language)."""
+        await self._store.set_language(platform, user_id, language_of(language))
+
+    async def chat_language(self, platform: str, chat_id: str) -> str | None:
+        """A chat's (server's) default language, for people whose own is not known."""
+        values = await self._store.get_defaults(platform, chat_id)
+        return language_of(values.get(LANGUAGE_KEY))
+
+    async def set_chat_language(self, platform: str, chat_id: str, language: str | None) -> None:
+        values = await self._store.get_defaults(platform, chat_id)
+        values.pop(LANGUAGE_KEY, None)
+        if chosen := language_of(language):
+            values[LANGUAGE_KEY] = chosen
+        await self._store.set_defaults(platform, chat_id, values)
 
     async def _get_for(self, job_id: int, user_id: str, not_yours: str, *, force: bool) -> Job:
         """The job, if ``user_id`` asked for it (or ``force``); else ``not_yours`` refuses."""

@@ -189,6 +189,7 @@ class Job:
     # Create requests that may have made a Keevx task (one provably refused is taken
     # back): the engine keeps this at most 1, and the crash and fault tests check it.
     create_requests: int = 0
+    language: str | None = None  # the one it was asked in: its messages stay in it
     version: int = 0  # bumped by every write; a stale write fails instead of clobbering
     # Seconds tasks like this one usually take (learned), for the status's estimate.
     # Filled in by the core when it shows a status; never stored.
