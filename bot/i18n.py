@@ -134,13 +134,20 @@ def number(value: float, *, decimals: int = 0) -> str:
     return format_decimal(value, format=pattern, locale=_current.get())
 
 
-def duration(seconds: float) -> str:
-    """``42 s``, ``3 min 5 s``, ``1 h 2 min``: a span in the language's short units."""
+def duration(seconds: float, *, minutes_only: bool = False) -> str:
+    """``42 s``, ``3 min 5 s``, ``1 h 2 min``: a span in the language's short units.
+
+    ``minutes_only``: rounded to whole minutes, at least one (``3 min``, ``1 h 2 min``).
+    """
     total = max(0, int(seconds))
+    if minutes_only:
+        total = max(1, round(seconds / 60)) * 60
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
         parts = [(hours, "duration-hour"), (minutes, "duration-minute")]
+    elif minutes_only:
+        parts = [(minutes, "duration-minute")]
     elif minutes:
         parts = [(minutes, "duration-minute"), (secs, "duration-second")]
     else:
@@ -158,9 +165,15 @@ def date_time(when: datetime) -> str:
 def _translations(language: str) -> gettext.NullTranslations:
     if language == SOURCE:
         return gettext.NullTranslations()
+    catalogs = [_catalog(language, domain) for domain in DOMAINS]
     merged = Translations()
-    for domain in DOMAINS:
-        merged.merge(_catalog(language, domain))
+    for catalog in catalogs:
+        merged.merge(catalog)
+    # merge() takes the messages only: the language's plural rule (ru and uk have three
+    # forms, id one) comes from a catalog's Plural-Forms header, else n != 1 would pick them.
+    ruled = next((c for c in catalogs if "plural-forms" in c.info()), None)
+    if ruled is not None:
+        merged.plural = ruled.plural
     return merged
 
 

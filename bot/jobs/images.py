@@ -32,6 +32,8 @@ from typing import Final
 from PIL import Image, ImageOps
 
 from bot.errors import RequestInvalid
+from bot.i18n import _, ngettext
+from bot.model.rules import sentence
 
 __all__ = ["DECODES_AT_ONCE", "MAX_IMAGE_BYTES", "MAX_WORKING_BYTES", "ImageFile", "prepare_image"]
 
@@ -116,17 +118,20 @@ def _webp_canvas(head: bytes) -> tuple[int, int] | None:
 
 
 def _unreadable(label: str) -> RequestInvalid:
-    msg = f"{_cap(label)} is not an image I can read: send a JPG, PNG or WebP photo."
-    return RequestInvalid(msg, field="image", value=label, allowed=("JPG", "PNG", "WebP"))
+    msg = _("{label} is not an image I can read: send a JPG, PNG or WebP photo.")
+    return RequestInvalid(
+        sentence(msg, label=label), field="image", value=label, allowed=("JPG", "PNG", "WebP")
+    )
 
 
 def _not_taken(label: str, name: str) -> RequestInvalid:
-    msg = f"{_cap(label)} is in {name} format, which I cannot use: send a JPG, PNG or WebP photo."
-    return RequestInvalid(msg, field="image", value=name, allowed=("JPG", "PNG", "WebP"))
-
-
-def _cap(label: str) -> str:
-    return label[:1].upper() + label[1:]
+    msg = _("{label} is in {format} format, which I cannot use: send a JPG, PNG or WebP photo.")
+    return RequestInvalid(
+        sentence(msg, label=label, format=name),
+        field="image",
+        value=name,
+        allowed=("JPG", "PNG", "WebP"),
+    )
 
 
 def _per_pixel(mode: str, fmt: str | None, reencode: bool) -> int:
@@ -146,12 +151,18 @@ def _check_room(
         return
     megapixels = MAX_WORKING_BYTES // per_pixel // 1_000_000
     width, height = declared
-    msg = (
-        f"{_cap(label)} is {width}×{height} pixels, too large for me to open: "
-        f"send a smaller one, up to {megapixels} megapixels."
+    msg = ngettext(
+        "{label} is {width}×{height} pixels, too large for me to open:"
+        " send a smaller one, up to {megapixels} megapixel.",
+        "{label} is {width}×{height} pixels, too large for me to open:"
+        " send a smaller one, up to {megapixels} megapixels.",
+        megapixels,
     )
     raise RequestInvalid(
-        msg, field="image", value=f"{width}×{height}", allowed=(f"{megapixels} megapixels",)
+        sentence(msg, label=label, width=width, height=height, megapixels=megapixels),
+        field="image",
+        value=f"{width}×{height}",
+        allowed=(f"{megapixels} megapixels",),
     )
 
 
@@ -179,7 +190,7 @@ def _jpeg_scale(size: tuple[int, int], per_pixel: int, reencode: bool) -> int:
 
 
 def prepare_image(
-    path: Path, *, label: str = "the image", max_bytes: int = MAX_IMAGE_BYTES
+    path: Path, *, label: str | None = None, max_bytes: int = MAX_IMAGE_BYTES
 ) -> ImageFile:
     """Check the file at ``path``; rewrite it as JPEG if Keevx would refuse it.
 
@@ -189,12 +200,16 @@ def prepare_image(
     upright per EXIF, alpha on white, lower quality first, then smaller.
     Anything else (empty, truncated, another format, not an image, too many
     pixels for memory) raises :class:`~bot.errors.RequestInvalid` whose
-    sentence names ``label``. Blocking: call it in a thread; at most
-    DECODES_AT_ONCE calls decode at a time, the others wait their turn.
+    sentence names ``label`` (default "the image"), in the language in use: call
+    it in a thread that has the caller's context (``asyncio.to_thread`` copies it).
+    Blocking; at most DECODES_AT_ONCE calls decode at a time, the others wait their turn.
     """
+    label = label if label is not None else _("the image")
     size = path.stat().st_size
     if size == 0:
-        raise RequestInvalid(f"{_cap(label)} is empty.", field="image", value=label)
+        raise RequestInvalid(
+            sentence(_("{label} is empty."), label=label), field="image", value=label
+        )
     with path.open("rb") as fh:
         head = fh.read(32)
     if (name := _foreign(head)) is not None:
@@ -224,14 +239,20 @@ def prepare_image(
             data = _encode_jpeg(_flatten(im), max_bytes)
     except Image.DecompressionBombError:
         megapixels = (Image.MAX_IMAGE_PIXELS or 0) // 1_000_000
-        msg = f"{_cap(label)} has too many pixels: send a photo under {megapixels} megapixels."
-        raise RequestInvalid(msg, field="image", value=label) from None
+        msg = ngettext(
+            "{label} has too many pixels: send a photo under {megapixels} megapixel.",
+            "{label} has too many pixels: send a photo under {megapixels} megapixels.",
+            megapixels,
+        )
+        raise RequestInvalid(
+            sentence(msg, label=label, megapixels=megapixels), field="image", value=label
+        ) from None
     except _DECODE_ERRORS as exc:
         raise _unreadable(label) from exc
     if data is None:
         limit = max(1, max_bytes // (1024 * 1024))
-        msg = f"{_cap(label)} is too large and I could not shrink it under {limit} MB."
-        raise RequestInvalid(msg, field="image", value=label)
+        msg = _("{label} is too large and I could not shrink it under {limit} MB.")
+        raise RequestInvalid(sentence(msg, label=label, limit=limit), field="image", value=label)
     _replace(path, data)
     return ImageFile(path=path, content_type="image/jpeg", size=len(data))
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from bot.errors import LimitReached
+from bot.i18n import N_, _, duration, ngettext
 from bot.jobs.ports import JobStore
 from bot.model.job import Job, JobStatus, Target
 from bot.model.quota import Quota, QuotaExceeded, QuotaKind
@@ -41,21 +42,34 @@ class Stats:
         return sum(self.by_status.values())
 
 
-# The sentences: a refusal names the limit and when it frees up; usage is /jobs' summary.
-NOT_HERE = "Sorry, this bot is not available here. Ask the bot's operator for access."
-OVER_ACTIVE = (
+# The sentences (said with ``_``): a refusal names the limit and when it frees up;
+# usage is /jobs' summary.
+NOT_HERE = N_("Sorry, this bot is not available here. Ask the bot's operator for access.")
+OVER_ACTIVE = N_(
     "You already have {jobs} in progress, and at most {limit} may run at once:"
     " send this again when one is finished."
 )
-OVER_DAILY = (
-    "That would make {total} videos today; the daily limit is {limit} and you have {left} left."
-    " The count starts again at 00:00 UTC (in {wait})."
-)
-USAGE_ACTIVE = "You have {jobs} in progress; at most {limit} may run at once."
-USAGE_DAILY = (
-    "Today you have made {videos} of the {limit} allowed; the count starts again"
-    " at 00:00 UTC (in {wait})."
-)
+USAGE_ACTIVE = N_("You have {jobs} in progress; at most {limit} may run at once.")
+
+
+def _over_daily(total: int) -> str:
+    return ngettext(
+        "That would make {total} video today; the daily limit is {limit} and you have {left}"
+        " left. The count starts again at 00:00 UTC (in {wait}).",
+        "That would make {total} videos today; the daily limit is {limit} and you have {left}"
+        " left. The count starts again at 00:00 UTC (in {wait}).",
+        total,
+    )
+
+
+def _usage_daily(made: int) -> str:
+    return ngettext(
+        "Today you have made {videos} video of the {limit} allowed; the count starts again"
+        " at 00:00 UTC (in {wait}).",
+        "Today you have made {videos} videos of the {limit} allowed; the count starts again"
+        " at 00:00 UTC (in {wait}).",
+        made,
+    )
 
 
 def _jobs(count: int) -> str:
@@ -67,8 +81,7 @@ def _matches(ids: Collection[str], platform: str, value: str | None) -> bool:
 
 
 def _wait(delta: timedelta) -> str:
-    minutes = max(1, round(delta.total_seconds() / 60))
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+    return duration(delta.total_seconds(), minutes_only=True)
 
 
 class Gatekeeper:
@@ -106,7 +119,7 @@ class Gatekeeper:
         store's, made in the same step that stores the job (see :meth:`quota`).
         """
         if not self.allows(target):
-            raise LimitReached(NOT_HERE, field="ALLOWED")
+            raise LimitReached(_(NOT_HERE), field="ALLOWED")
         quota = self.quota(target)
         if quota is None:
             return
@@ -141,13 +154,13 @@ class Gatekeeper:
         s = self._settings
         if over.kind is QuotaKind.ACTIVE:
             return LimitReached(
-                OVER_ACTIVE.format(jobs=_jobs(over.used), limit=s.max_active_per_user),
+                _(OVER_ACTIVE).format(jobs=_jobs(over.used), limit=s.max_active_per_user),
                 field="MAX_ACTIVE_PER_USER",
                 value=over.used,
                 personal=True,
             )
         return LimitReached(
-            OVER_DAILY.format(
+            _over_daily(over.used + request.count).format(
                 total=over.used + request.count,
                 limit=s.daily_videos_per_user,
                 left=max(s.daily_videos_per_user - over.used, 0),
@@ -169,13 +182,12 @@ class Gatekeeper:
         lines = []
         if quota.max_active:
             active = await self._store.count_active(platform=platform, user_id=user_id)
-            lines.append(USAGE_ACTIVE.format(jobs=_jobs(active), limit=quota.max_active))
+            lines.append(_(USAGE_ACTIVE).format(jobs=_jobs(active), limit=quota.max_active))
         if quota.max_videos:
             used = await self._store.videos_since(platform, user_id, quota.day_start)
-            videos = plural(used, "{count} video", "{count} videos")
             lines.append(
-                USAGE_DAILY.format(
-                    videos=videos, limit=quota.max_videos, wait=self._until_midnight()
+                _usage_daily(used).format(
+                    videos=used, limit=quota.max_videos, wait=self._until_midnight()
                 )
             )
         return tuple(lines)

@@ -26,6 +26,7 @@ from typing import Final
 import httpx
 
 from bot.errors import RequestInvalid
+from bot.i18n import N_, _, ngettext
 from bot.jobs.images import MAX_IMAGE_BYTES
 from bot.jobs.safe_fetch import (
     FetchError,
@@ -38,6 +39,7 @@ from bot.jobs.safe_fetch import (
     fetch_to_file,
     system_resolve,
 )
+from bot.model.rules import sentence
 
 __all__ = ["LINK_POLICY", "ImageLinks", "link_label", "link_policy"]
 
@@ -57,7 +59,31 @@ def link_policy(*, allow_private: bool) -> FetchPolicy:
 
 def link_label(number: int, count: int) -> str:
     """How a sentence names link ``number`` of ``count``: "the link" or "link 2"."""
-    return "the link" if count == 1 else f"link {number}"
+    return _("the link") if count == 1 else _("link {number}").format(number=number)
+
+
+# Why a link was refused, each a whole sentence naming the link by its label.
+_REFUSALS: Final = {
+    Refusal.SCHEME: N_(
+        "{label} sends me on to an address that is not an http or https link:"
+        " paste the image's own address."
+    ),
+    Refusal.URL: N_(
+        "{label} is not a web address I can open (or has a name and password in it):"
+        " paste the image's plain address."
+    ),
+    Refusal.ADDRESS: N_(
+        "{label} points into a private network, and I only fetch from public websites:"
+        " put the image somewhere public or send the photo."
+    ),
+    Refusal.ENCODING: N_(
+        "{label} sends the image compressed in a way I do not accept:"
+        " use another link or send the photo."
+    ),
+    Refusal.TOO_LARGE: N_(
+        "{label} leads to a file over {size} MB: use a smaller image or send the photo."
+    ),
+}
 
 
 class ImageLinks:
@@ -87,52 +113,57 @@ class ImageLinks:
                 raise self._refusal(number, label, exc) from exc
             if _is_web_page(path):
                 log.info("image link %s of %s is a web page", number, len(links))
-                raise RequestInvalid(
-                    f"{_cap(label)} leads to a web page, not to an image: open the image itself "
-                    "and copy its address, or send the photo.",
-                    field="link",
-                    value=number,
+                msg = _(
+                    "{label} leads to a web page, not to an image: open the image itself"
+                    " and copy its address, or send the photo."
                 )
+                raise RequestInvalid(sentence(msg, label=label), field="link", value=number)
             paths.append(path)
         return paths
 
     def _refusal(self, number: int, label: str, exc: FetchError) -> RequestInvalid:
         """The sentence for a link that could not be fetched."""
         policy = self._policy
-        if isinstance(exc, FetchRefused):
-            problem = {
-                Refusal.SCHEME: "sends me on to an address that is not an http or https link: "
-                "paste the image's own address",
-                Refusal.URL: "is not a web address I can open (or has a name and password in "
-                "it): paste the image's plain address",
-                Refusal.ADDRESS: "points into a private network, and I only fetch from public "
-                "websites: put the image somewhere public or send the photo",
-                Refusal.REDIRECTS: f"sends me on more than {policy.max_redirects} times: paste "
-                "the address the image finally opens at",
-                Refusal.ENCODING: "sends the image compressed in a way I do not accept: use "
-                "another link or send the photo",
-                Refusal.TOO_LARGE: f"leads to a file over {policy.max_bytes // 1_048_576} MB: "
-                "use a smaller image or send the photo",
-            }[exc.reason]
+        if isinstance(exc, FetchRefused) and exc.reason is Refusal.REDIRECTS:
+            msg = ngettext(
+                "{label} sends me on more than {count} time:"
+                " paste the address the image finally opens at.",
+                "{label} sends me on more than {count} times:"
+                " paste the address the image finally opens at.",
+                policy.max_redirects,
+            )
+        elif isinstance(exc, FetchRefused):
+            msg = _(_REFUSALS[exc.reason])
         elif isinstance(exc, FetchTimeout):
-            problem = (
-                f"took longer than {policy.deadline:.0f} seconds to download: try again later "
-                "or send the photo"
+            msg = ngettext(
+                "{label} took longer than {seconds} second to download:"
+                " try again later or send the photo.",
+                "{label} took longer than {seconds} seconds to download:"
+                " try again later or send the photo.",
+                round(policy.deadline),
             )
         elif isinstance(exc, FetchFailed) and exc.status in (404, 410):
-            problem = "leads nowhere: the website says there is nothing at that address"
+            msg = _("{label} leads nowhere: the website says there is nothing at that address.")
         elif isinstance(exc, FetchFailed) and exc.status in (401, 403):
-            problem = (
-                "is on a website that would not let me download it (it may need a login): "
-                "send the photo instead"
+            msg = _(
+                "{label} is on a website that would not let me download it (it may need a login):"
+                " send the photo instead."
             )
         elif isinstance(exc, FetchFailed) and exc.status is not None:
-            problem = (
-                "is on a website that answered with an error: try again later or send the photo"
+            msg = _(
+                "{label} is on a website that answered with an error:"
+                " try again later or send the photo."
             )
         else:
-            problem = "is on a website I could not reach: check the link or send the photo"
-        return RequestInvalid(f"{_cap(label)} {problem}.", field="link", value=number)
+            msg = _("{label} is on a website I could not reach: check the link or send the photo.")
+        said = sentence(
+            msg,
+            label=label,
+            count=policy.max_redirects,
+            size=policy.max_bytes // 1_048_576,
+            seconds=f"{policy.deadline:.0f}",
+        )
+        return RequestInvalid(said, field="link", value=number)
 
 
 def _is_web_page(path: Path) -> bool:
@@ -145,7 +176,3 @@ def _is_web_page(path: Path) -> bool:
     with path.open("rb") as fh:
         head = fh.read(512).lstrip(_BLANK).lower()
     return head.startswith(_WEB_PAGE)
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]

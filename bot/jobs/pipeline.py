@@ -33,7 +33,7 @@ from bot.errors import (
     RateLimited,
     RecipientGone,
 )
-from bot.i18n import speaking
+from bot.i18n import N_, _, speaking
 from bot.jobs.callbacks import matches_request
 from bot.jobs.delivery import RESULT_POLICY, ResultRefused, deliver_video
 from bot.jobs.images import MAX_IMAGE_BYTES
@@ -57,36 +57,54 @@ VIDEO_URL_LIFETIME = timedelta(days=7)
 RECORD_ATTEMPTS = 5  # tries to commit what exists nowhere else: new task ids, posted videos
 
 # What the requester reads about a job that ended badly: whole sentences, no codes
-# (the log has those). Keevx's refusals by business code first.
+# (the log has those), said in the job's language and stored as said. Keevx's
+# refusals by business code first.
 _REJECTIONS = {
-    KeevxCode.PARAMETER: "Keevx did not accept the request's settings.",
-    KeevxCode.TOKEN: "Keevx did not accept this bot's access: please tell the bot's operator.",
-    KeevxCode.TASK_NOT_FOUND: "Keevx no longer knows this video.",
-    KeevxCode.IMAGE_TOO_LARGE: "Keevx refused a photo as too large: the limit is {mb} MB.",
-    KeevxCode.PROMPT_TOO_LONG: (
+    KeevxCode.PARAMETER: N_("Keevx did not accept the request's settings."),
+    KeevxCode.TOKEN: N_("Keevx did not accept this bot's access: please tell the bot's operator."),
+    KeevxCode.TASK_NOT_FOUND: N_("Keevx no longer knows this video."),
+    KeevxCode.IMAGE_TOO_LARGE: N_("Keevx refused a photo as too large: the limit is {mb} MB."),
+    KeevxCode.PROMPT_TOO_LONG: N_(
         "Keevx refused the prompt as too long: it takes at most {chars} characters."
     ),
-    KeevxCode.IMAGE_URL_INACCESSIBLE: "Keevx could not read a photo I uploaded.",
-    KeevxCode.IMAGE_FORMAT: "Keevx refused a photo's format: use JPG, PNG or WebP.",
+    KeevxCode.IMAGE_URL_INACCESSIBLE: N_("Keevx could not read a photo I uploaded."),
+    KeevxCode.IMAGE_FORMAT: N_("Keevx refused a photo's format: use JPG, PNG or WebP."),
 }
-REFUSED = "Keevx refused the request."
-UNREACHABLE = "Keevx could not be reached, so I stopped trying. Please try again later."
-BOT_FAILED = "Something went wrong on my side, so I stopped trying: please send your request again."
-IMAGES_LOST = "I lost the photos before Keevx got them: please send them again."
-# Also the mark of a task given up at POLL_TIMEOUT: the reason the view gives for it.
-TOOK_TOO_LONG = "Keevx did not finish the video in time, so I stopped waiting for it."
-LINK_EXPIRED = "The video's link expired before I could post it."
-LINK_REFUSED = "Keevx sent a video link I may not download, so I cannot post the video."
-CHAT_GONE = "I may no longer post here, so the video cannot be delivered."
+REFUSED = N_("Keevx refused the request.")
+UNREACHABLE = N_("Keevx could not be reached, so I stopped trying. Please try again later.")
+BOT_FAILED = N_(
+    "Something went wrong on my side, so I stopped trying: please send your request again."
+)
+IMAGES_LOST = N_("I lost the photos before Keevx got them: please send them again.")
+# Why a task given up at POLL_TIMEOUT did not arrive (the view says it for the job).
+TOOK_TOO_LONG = N_("Keevx did not finish the video in time, so I stopped waiting for it.")
+LINK_EXPIRED = N_("The video's link expired before I could post it.")
+LINK_REFUSED = N_("Keevx sent a video link I may not download, so I cannot post the video.")
+CHAT_GONE = N_("I may no longer post here, so the video cannot be delivered.")
+# A task Keevx failed, with Keevx's own words (its language, which the bot cannot translate).
+KEEVX_FAILED = N_("Keevx could not make this video ({reason}).")
 
 
 def explain(error: KeevxError) -> str:
-    """A sentence for the requester; never a URL, a key or a code."""
+    """A sentence for the requester, in the language in use; never a URL, a key or a code."""
     if isinstance(error, ApiRejected) and error.kind is not None:
-        return _REJECTIONS[error.kind].format(mb=MAX_IMAGE_BYTES // 2**20, chars=MAX_PROMPT_CHARS)
+        return _(_REJECTIONS[error.kind]).format(
+            mb=MAX_IMAGE_BYTES // 2**20, chars=MAX_PROMPT_CHARS
+        )
     if isinstance(error, ApiRejected):  # its code and HTTP status are in the log, not here
-        return REFUSED
-    return UNREACHABLE
+        return _(REFUSED)
+    return _(UNREACHABLE)
+
+
+def _task_error(state: TaskState, keevx_says: str) -> str | None:
+    """What a task's error says: Keevx's words for a failed task, within a sentence of ours."""
+    if not keevx_says:
+        return None
+    return (
+        _(KEEVX_FAILED).format(reason=keevx_says.rstrip("."))
+        if state is TaskState.FAILED
+        else keevx_says
+    )
 
 
 @dataclass(frozen=True)
@@ -147,7 +165,7 @@ class Pipeline:
             )
         if job.status is JobStatus.SUBMITTING:
             # Claimed in `submitting`: the process that sent the create request died.
-            return await self._finish(job, adapter, JobStatus.UNKNOWN, error=RESTARTED)
+            return await self._finish(job, adapter, JobStatus.UNKNOWN, error=_(RESTARTED))
         if job.status is JobStatus.RECEIVED:
             if self._gate is not None:
                 admitted = await self._gate.admit(job)
@@ -179,7 +197,7 @@ class Pipeline:
         adapter = self._adapters.get(job.platform)
         if adapter is None:
             return None
-        return await self._finish(job, adapter, JobStatus.FAILED, error=BOT_FAILED)
+        return await self._finish(job, adapter, JobStatus.FAILED, error=_(BOT_FAILED))
 
     async def _wait_in_queue(self, job: Job, adapter: ChatAdapter, position: int) -> Job:
         """MAX_ACTIVE_TOTAL is reached: show the queue position and look again soon."""
@@ -201,7 +219,7 @@ class Pipeline:
                 job = await self._save(job, release=False, image_urls=tuple(urls))
         except ImagesLost as exc:
             log.error("job %s: %s", job.id, exc)
-            return await self._finish(job, adapter, JobStatus.FAILED, error=IMAGES_LOST)
+            return await self._finish(job, adapter, JobStatus.FAILED, error=_(IMAGES_LOST))
         except ApiRejected as exc:
             log.warning("job %s: upload refused: %s", job.id, exc)
             return await self._finish(job, adapter, JobStatus.FAILED, error=explain(exc))
@@ -212,7 +230,7 @@ class Pipeline:
         if job.create_requests:
             # Only a create that provably made no task is taken back: never send another.
             log.error("job %s: a create request may already have made a task", job.id)
-            return await self._finish(job, adapter, JobStatus.UNKNOWN, error=LOST_ANSWER)
+            return await self._finish(job, adapter, JobStatus.UNKNOWN, error=_(LOST_ANSWER))
         job = await self._save(
             job, release=False, status=JobStatus.SUBMITTING, create_requests=job.create_requests + 1
         )
@@ -221,7 +239,7 @@ class Pipeline:
             task_ids = await self._keevx.create(body)
         except ApiTimeout:
             log.warning("job %s: create answer lost; outcome unknown, not resending", job.id)
-            return await self._finish(job, adapter, JobStatus.UNKNOWN, error=LOST_ANSWER)
+            return await self._finish(job, adapter, JobStatus.UNKNOWN, error=_(LOST_ANSWER))
         except ApiRejected as exc:
             log.warning("job %s: create refused: %s", job.id, exc)  # it made no task either
             job = job.evolve(create_requests=job.create_requests - 1)
@@ -285,11 +303,15 @@ class Pipeline:
         assert job.submitted_at is not None
         if now - job.submitted_at > self._timing.poll_timeout:
             # What is made is still delivered; only what never finished is given up.
+            gave_up = frozenset(t.task_id for t in job.tasks if not t.done)
+            took_too_long = _(TOOK_TOO_LONG)
             given_up = tuple(
-                t if t.done else replace(t, status=TaskState.FAILED, error=TOOK_TOO_LONG)
+                replace(t, status=TaskState.FAILED, error=took_too_long)
+                if t.task_id in gave_up
+                else t
                 for t in job.tasks
             )
-            return await self._conclude(job.evolve(tasks=given_up), adapter)
+            return await self._conclude(job.evolve(tasks=given_up), adapter, gave_up=gave_up)
         tasks = list(job.tasks)
         misfits: set[str] = set()
         elapsed = (now - job.submitted_at).total_seconds()
@@ -321,7 +343,7 @@ class Pipeline:
                 status=status.status,
                 video_url=status.video_url or None,
                 thumbnail_url=status.thumbnail_url or None,
-                error=status.error_message or None,
+                error=_task_error(status.status, status.error_message),
                 width=status.width,
                 height=status.height,
                 duration=status.duration,
@@ -336,7 +358,7 @@ class Pipeline:
                     job.evolve(tasks=()),
                     adapter,
                     JobStatus.UNKNOWN,
-                    error=LOST_ANSWER,
+                    error=_(LOST_ANSWER),
                 )
         job = job.evolve(tasks=tuple(tasks))
         for task in newly_done:
@@ -351,13 +373,19 @@ class Pipeline:
                 job = await self._post_ready(job, adapter)
             except RecipientGone as exc:
                 log.warning("job %s: cannot be delivered: %s", job.id, exc)
-                return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=CHAT_GONE)
+                return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=_(CHAT_GONE))
             except Exception as exc:  # DeliveryError, or an adapter bug: the next poll retries
                 log.warning("job %s: a finished video was not posted yet: %r", job.id, exc)
         return await self._show(job, adapter, release=True)
 
-    async def _conclude(self, job: Job, adapter: ChatAdapter) -> Job:
-        """Every task is done: deliver what is left to deliver, or end the job."""
+    async def _conclude(
+        self, job: Job, adapter: ChatAdapter, *, gave_up: frozenset[str] = frozenset()
+    ) -> Job:
+        """Every task is done: deliver what is left to deliver, or end the job.
+
+        ``gave_up`` names the tasks just given up at POLL_TIMEOUT (by id, whatever the
+        language their error is in): a job with no other trouble ends ``expired``.
+        """
         if any(t.ready for t in job.tasks):
             return await self._save(
                 job, release=False, status=JobStatus.SUCCEEDED, next_run_at=self._now()
@@ -365,7 +393,7 @@ class Pipeline:
         if any(t.arrived for t in job.tasks):
             missing = [t for t in job.tasks if not t.arrived]
             # Why the others did not arrive (the first reason): the view says how many did.
-            error = (missing[0].error or FAILED_REASON) if missing else None
+            error = (missing[0].error or _(FAILED_REASON)) if missing else None
             log.info("job %s: delivered as %s", job.id, ", ".join(job.delivered_ids))
             spooled = job.images
             job = await self._save(
@@ -378,13 +406,13 @@ class Pipeline:
             )
             await forget_images(self._store, spooled)
             return await self._show(job, adapter, release=True)
-        errors = [t.error for t in job.tasks if t.error]
-        if errors and all(e == TOOK_TOO_LONG for e in errors):
-            return await self._finish(job, adapter, JobStatus.EXPIRED, error=TOOK_TOO_LONG)
+        errors = [t.error for t in job.tasks if t.error and t.task_id not in gave_up]
+        if gave_up and not errors:
+            return await self._finish(job, adapter, JobStatus.EXPIRED, error=_(TOOK_TOO_LONG))
         if any(t.status is TaskState.SUCCEEDED for t in job.tasks):
             error = next(t.error for t in job.tasks if t.status is TaskState.SUCCEEDED)
             return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=error or "")
-        error = next((e for e in errors if e != TOOK_TOO_LONG), None) or FAILED_REASON
+        error = next(iter(errors), None) or _(FAILED_REASON)
         return await self._finish(job, adapter, JobStatus.FAILED, error=error)
 
     async def _deliver(self, job: Job, adapter: ChatAdapter) -> Job:
@@ -397,7 +425,7 @@ class Pipeline:
             # Say so where we still can (a status message may be editable where a video
             # may not be posted); _show copes if that fails too.
             log.warning("job %s: cannot be delivered: %s", job.id, exc)
-            return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=CHAT_GONE)
+            return await self._finish(job, adapter, JobStatus.UNDELIVERABLE, error=_(CHAT_GONE))
         except DeliveryError as exc:
             return await self._delivery_failed(job, adapter, exc)
         except Exception as exc:  # an adapter bug must not lose the job: retry later
@@ -418,7 +446,7 @@ class Pipeline:
                 )
             except ResultRefused as exc:
                 log.warning("job %s: task %s: %s", job.id, task.task_id, exc)
-                job = await self._record_task(job, replace(task, error=LINK_REFUSED))
+                job = await self._record_task(job, replace(task, error=_(LINK_REFUSED)))
                 continue
             job = await self._record_task(job, replace(task, delivered_ids=(message_id,)))
         return job
@@ -452,7 +480,7 @@ class Pipeline:
         now = self._now()
         # Keevx keeps videos 7 days from completion, which is after submission.
         if now - (job.submitted_at or job.created_at) > VIDEO_URL_LIFETIME:
-            expired = tuple(replace(t, error=LINK_EXPIRED) if t.ready else t for t in job.tasks)
+            expired = tuple(replace(t, error=_(LINK_EXPIRED)) if t.ready else t for t in job.tasks)
             return await self._conclude(job.evolve(tasks=expired), adapter)
         attempts = job.attempts + 1
         log.warning("job %s: delivery attempt %d failed: %s", job.id, attempts, exc)
@@ -501,7 +529,7 @@ class Pipeline:
                 job,
                 release=True,
                 status=status,
-                error=CHAT_GONE,
+                error=_(CHAT_GONE),
                 finished_at=self._now(),
                 images=(),
             )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import shutil
 import tempfile
@@ -15,10 +17,10 @@ from pathlib import Path
 
 from bot import metrics
 from bot.errors import Conflict, RequestInvalid
-from bot.i18n import SOURCE, choose, current, language_of
+from bot.i18n import N_, SOURCE, _, choose, current, language_of
 from bot.jobs.images import DECODES_AT_ONCE, ImageFile, prepare_image
 from bot.jobs.limits import Gatekeeper, Stats
-from bot.jobs.links import ImageLinks, link_label
+from bot.jobs.links import ImageLinks
 from bot.jobs.pipeline import forget_images
 from bot.jobs.ports import JobStore
 from bot.model.job import IMAGE_KEY_PREFIX, ImageData, Job, JobStatus, Target
@@ -38,15 +40,15 @@ LANGUAGE_KEY = "language"  # beside a chat's video options in its saved defaults
 _IMAGE_THREADS = ThreadPoolExecutor(max_workers=DECODES_AT_ONCE, thread_name_prefix="image")
 
 
-# The sentences for requests about a job that cannot be done.
-NO_JOB = "There is no job #{job}."
-NOT_YOURS_AGAIN = "Only the person who asked for job #{job} can use Again on it."
-NOT_YOURS_CANCEL = "Only the person who asked for job #{job} can cancel it."
-NOTHING_TO_REPEAT = (
+# The sentences for requests about a job that cannot be done (said with ``_``).
+NO_JOB = N_("There is no job #{job}.")
+NOT_YOURS_AGAIN = N_("Only the person who asked for job #{job} can use Again on it.")
+NOT_YOURS_CANCEL = N_("Only the person who asked for job #{job} can cancel it.")
+NOTHING_TO_REPEAT = N_(
     "Job #{job} never reached Keevx, so there is nothing to repeat: send the photos again."
 )
-TOO_LATE = "Job #{job}'s video is already made and on its way: it is too late to cancel."
-ALREADY_OVER = "Job #{job} has already ended: there is nothing to cancel."
+TOO_LATE = N_("Job #{job}'s video is already made and on its way: it is too late to cancel.")
+ALREADY_OVER = N_("Job #{job} has already ended: there is nothing to cancel.")
 
 
 class JobService:
@@ -135,12 +137,11 @@ class JobService:
             fetched = await self._links.fetch(links, folder) if self._links and links else []
             labelled = [
                 *((path, _photo_label(n, len(images))) for n, path in enumerate(images, 1)),
-                *(
-                    (path, f"the image at {link_label(n, len(links))}")
-                    for n, path in enumerate(fetched, 1)
-                ),
+                *((path, _linked_label(n, len(fetched))) for n, path in enumerate(fetched, 1)),
             ]
-            prepared = await loop.run_in_executor(_IMAGE_THREADS, _prepare, labelled, folder)
+            # In this context, so the refusals are said in the language in use here.
+            work = functools.partial(contextvars.copy_context().run, _prepare, labelled, folder)
+            prepared = await loop.run_in_executor(_IMAGE_THREADS, work)
             for image in prepared:
                 data = await asyncio.to_thread(image.path.read_bytes)
                 key = f"{IMAGE_KEY_PREFIX}{uuid.uuid4().hex}"
@@ -161,7 +162,7 @@ class JobService:
         if self._gate is not None:
             await self._gate.check_limits(old.target, old.request)
         if len(old.image_urls) != old.request.image_count:
-            raise RequestInvalid(NOTHING_TO_REPEAT.format(job=job_id), field="job", value=job_id)
+            raise RequestInvalid(_(NOTHING_TO_REPEAT).format(job=job_id), field="job", value=job_id)
         job, created = await self._add(
             self._new_job(
                 old.target,
@@ -184,7 +185,7 @@ class JobService:
         """
         job = await self._get_for(job_id, user_id, NOT_YOURS_CANCEL, force=force)
         if job.status is JobStatus.SUCCEEDED:
-            raise RequestInvalid(TOO_LATE.format(job=job_id), field="job", value=job_id)
+            raise RequestInvalid(_(TOO_LATE).format(job=job_id), field="job", value=job_id)
         try:
             cancelled = await self._store.transition(
                 job_id,
@@ -200,10 +201,10 @@ class JobService:
             current = await self._store.get(job_id)
             if current is not None and current.status is JobStatus.SUCCEEDED:
                 raise RequestInvalid(
-                    TOO_LATE.format(job=job_id), field="job", value=job_id
+                    _(TOO_LATE).format(job=job_id), field="job", value=job_id
                 ) from None
             raise RequestInvalid(
-                ALREADY_OVER.format(job=job_id), field="job", value=job_id
+                _(ALREADY_OVER).format(job=job_id), field="job", value=job_id
             ) from None
         metrics.job_saved(job, cancelled)
         await forget_images(self._store, job.images)
@@ -323,14 +324,22 @@ class JobService:
         """The job, if ``user_id`` asked for it (or ``force``); else ``not_yours`` refuses."""
         job = await self._store.get(job_id)
         if job is None:
-            raise RequestInvalid(NO_JOB.format(job=job_id), field="job", value=job_id)
+            raise RequestInvalid(_(NO_JOB).format(job=job_id), field="job", value=job_id)
         if job.target.user_id != user_id and not force:
-            raise RequestInvalid(not_yours.format(job=job_id), field="job", value=job_id)
+            raise RequestInvalid(_(not_yours).format(job=job_id), field="job", value=job_id)
         return job
 
 
 def _photo_label(number: int, count: int) -> str:
-    return "the photo" if count == 1 else f"photo {number}"
+    """How a refusal names photo ``number`` of ``count``: "the photo" or "photo 2"."""
+    return _("the photo") if count == 1 else _("photo {number}").format(number=number)
+
+
+def _linked_label(number: int, count: int) -> str:
+    """How a refusal names the image behind link ``number`` of ``count``."""
+    if count == 1:
+        return _("the image at the link")
+    return _("the image at link {number}").format(number=number)
 
 
 def _prepare(images: Sequence[tuple[Path, str]], folder: Path) -> list[ImageFile]:

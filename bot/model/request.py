@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from bot.errors import RequestInvalid
+from bot.i18n import _, ngettext
 from bot.model.rules import (
     DEFAULT_MODEL,
     MAX_IMAGES,
@@ -80,12 +81,18 @@ class VideoRequest:
         return body
 
     def summary(self) -> str:
-        """One line of parameters, e.g. ``1 image · model V · 16:9 · 720p · 4 s``."""
-        images = f"{self.image_count} image" + ("s" if self.image_count != 1 else "")
-        parts = [images, f"model {self.model}", self.aspect_ratio, self.resolution]
-        parts.append(f"{self.duration} s")
+        """One line of parameters, e.g. ``1 image · model V · 16:9 · 720p · 4 s``,
+        in the language in use."""
+        images = ngettext("{count} image", "{count} images", self.image_count)
+        parts = [
+            images.format(count=self.image_count),
+            _("model {model}").format(model=self.model),
+            self.aspect_ratio,
+            self.resolution,
+            _("{seconds} s").format(seconds=self.duration),
+        ]
         if self.audio:
-            parts.append("audio")
+            parts.append(_("audio"))
         if self.count > 1:
             parts.append(f"×{self.count}")
         return " · ".join(parts)
@@ -113,9 +120,15 @@ def _choose_model(explicit: Model | None, default: Model | None, n: int) -> tupl
         if n <= MODEL_RULES[explicit].max_images:
             return explicit, ""
         fits = [m for m, r in MODEL_RULES.items() if n <= r.max_images]
-        msg = (
-            f"Model {explicit} takes at most {MODEL_RULES[explicit].max_images} images and you "
-            f"sent {n}: use {join_or(f'--model {m}' for m in fits)} or send fewer images."
+        limit = MODEL_RULES[explicit].max_images
+        msg = ngettext(
+            "Model {model} takes at most {limit} image and you sent {count}:"
+            " use {options} or send fewer images.",
+            "Model {model} takes at most {limit} images and you sent {count}:"
+            " use {options} or send fewer images.",
+            limit,
+        ).format(
+            model=explicit, limit=limit, count=n, options=join_or(f"--model {m}" for m in fits)
         )
         raise RequestInvalid(msg, field="model", value=str(explicit), allowed=strs(fits))
     wanted = default if default is not None and default in MODEL_RULES else DEFAULT_MODEL
@@ -123,35 +136,74 @@ def _choose_model(explicit: Model | None, default: Model | None, n: int) -> tupl
     if n <= limit:
         return wanted, ""
     model = next(m for m, r in MODEL_RULES.items() if n <= r.max_images)
-    return (
-        model,
-        f"You sent {n} images, so I'm using model {model} (model {wanted} takes at most {limit}).",
+    note = ngettext(
+        "You sent {count} image, so I'm using model {model} (model {usual} takes at most {limit}).",
+        "You sent {count} images, so I'm using model {model}"
+        " (model {usual} takes at most {limit}).",
+        n,
     )
+    return model, note.format(count=n, model=model, usual=wanted, limit=limit)
 
 
 def _refusal(
     field_name: str, value: Any, allowed: tuple[Any, ...], rules: ModelRules, n: int, switched: bool
 ) -> RequestInvalid:
-    """The sentence for an explicit option that the chosen model refuses."""
-    subject = f"model {rules.model}" + (f" (needed for {n} images)" if switched else "")
+    """The sentence for an explicit option that the chosen model refuses.
+
+    ``switched``: the model was chosen for the ``n`` images, and the sentence says so.
+    """
+    model = rules.model
     if field_name == "audio":
         others = [m for m, r in MODEL_RULES.items() if r.audio and n <= r.max_images]
         if others:
-            fix = f"use {join_or(f'--model {m}' for m in others)}"
+            fix = _("use {options}").format(options=join_or(f"--model {m}" for m in others))
         else:
             best = max((r for r in MODEL_RULES.values() if r.audio), key=lambda r: r.max_images)
-            fix = f"send at most {best.max_images} images to use model {best.model}"
-        msg = f"Audio is not available for {subject}: remove --audio or {fix}."
+            fix = ngettext(
+                "send at most {limit} image to use model {model}",
+                "send at most {limit} images to use model {model}",
+                best.max_images,
+            ).format(limit=best.max_images, model=best.model)
+        if switched:
+            msg = ngettext(
+                "Audio is not available for model {model} (needed for {count} image):"
+                " remove --audio or {fix}.",
+                "Audio is not available for model {model} (needed for {count} images):"
+                " remove --audio or {fix}.",
+                n,
+            ).format(model=model, count=n, fix=fix)
+        else:
+            msg = _("Audio is not available for model {model}: remove --audio or {fix}.").format(
+                model=model, fix=fix
+            )
         allowed = tuple("--audio" if v else "--no-audio" for v in allowed)
     elif field_name == "count":
-        msg = f"--count {echo(value)} is out of range: use {span_text(allowed)}."
+        msg = _("{option} is out of range: use {allowed}.").format(
+            option=f"--count {echo(value)}", allowed=span_text(allowed)
+        )
     else:
         shown = {"aspect_ratio": f"--ar {echo(value)}", "duration": f"--duration {echo(value)}"}
-        where = ""
-        if field_name == "duration" and rules.single_durations != rules.multi_durations:
-            where = " with one image" if n == 1 else f" with {n} images"
-        what = shown.get(field_name, echo(value))
-        msg = f"{what} is not available for {subject}{where}: use {join_or(allowed)}."
+        option, values = shown.get(field_name, echo(value)), join_or(allowed)
+        by_count = field_name == "duration" and rules.single_durations != rules.multi_durations
+        if switched:
+            msg = ngettext(
+                "{option} is not available for model {model} (needed for {count} image):"
+                " use {allowed}.",
+                "{option} is not available for model {model} (needed for {count} images):"
+                " use {allowed}.",
+                n,
+            )
+        elif by_count and n == 1:
+            msg = _("{option} is not available for model {model} with one image: use {allowed}.")
+        elif by_count:
+            msg = ngettext(
+                "{option} is not available for model {model} with {count} image: use {allowed}.",
+                "{option} is not available for model {model} with {count} images: use {allowed}.",
+                n,
+            )
+        else:
+            msg = _("{option} is not available for model {model}: use {allowed}.")
+        msg = msg.format(option=option, model=model, count=n, allowed=values)
     return RequestInvalid(msg, field=field_name, value=value, allowed=strs(allowed))
 
 
@@ -220,19 +272,27 @@ def build_request(
     n = image_count
     if not 1 <= n <= MAX_IMAGES:
         msg = (
-            f"You sent {n} images: I can use at most {MAX_IMAGES}."
+            ngettext(
+                "You sent {count} image: I can use at most {limit}.",
+                "You sent {count} images: I can use at most {limit}.",
+                n,
+            ).format(count=n, limit=MAX_IMAGES)
             if n > MAX_IMAGES
-            else "Please send a photo with your /video message: I turn photos into videos."
+            else _("Please send a photo with your /video message: I turn photos into videos.")
         )
         raise RequestInvalid(msg, field="images", value=n, allowed=strs(range(1, MAX_IMAGES + 1)))
     prompt = prompt.strip()
     if not prompt:
-        msg = "Please describe the video after /video, e.g. /video waves at sunset --ar 9:16."
+        msg = _("Please describe the video after /video, e.g. /video waves at sunset --ar 9:16.")
         raise RequestInvalid(msg, field="prompt", value="")
     model, note = _choose_model(options.model, d.model, n)
     rules = MODEL_RULES[model]
     if len(prompt) > rules.max_prompt_chars:
-        msg = f"The prompt is {len(prompt)} characters long: the limit is {rules.max_prompt_chars}."
+        msg = ngettext(
+            "The prompt is {length} character long: the limit is {limit}.",
+            "The prompt is {length} characters long: the limit is {limit}.",
+            len(prompt),
+        ).format(length=len(prompt), limit=rules.max_prompt_chars)
         raise RequestInvalid(
             msg, field="prompt", value=len(prompt), allowed=(str(rules.max_prompt_chars),)
         )

@@ -24,6 +24,7 @@ __all__ = [
     "join_or",
     "norm_resolution",
     "plural",
+    "sentence",
     "span_text",
     "strs",
     "values_for",
@@ -135,6 +136,13 @@ def plural(count: int, one: str, many: str) -> str:
     return ngettext(one, many, count).format(count=count)
 
 
+def sentence(text: str, **values: object) -> str:
+    """``text`` filled in with ``values``, its first letter upper case: a sentence that
+    a placeholder may open (``{label} is empty.`` with ``the photo``)."""
+    filled = text.format(**values)
+    return filled[:1].upper() + filled[1:]
+
+
 def echo(value: object) -> str:
     """``value`` as a refusal repeats it: on one line, cut to ``MAX_ECHO_CHARS`` with ``…``.
 
@@ -180,7 +188,8 @@ def hint(field_name: str) -> str:
     """What to write for a field, model by model where the models differ."""
     if field_name == "duration":
         return "; ".join(
-            f"{join_or(r.single_durations)} with model {m}" for m, r in MODEL_RULES.items()
+            _("{values} with model {model}").format(values=join_or(r.single_durations), model=m)
+            for m, r in MODEL_RULES.items()
         )
     values = values_for(field_name)
     return span_text(values) if field_name == "count" else join_or(values)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from bot.i18n import N_, _, ngettext
 from bot.model.job import ACTIVE, Job, JobStatus, TaskState
 
 __all__ = [
@@ -38,24 +39,24 @@ AGAIN_AFTER: Final = frozenset(
 )
 # Endings where the first video may still be made, and charged: Again asks first.
 CONFIRM_AGAIN_AFTER: Final = frozenset({JobStatus.UNKNOWN})
-FAILED_REASON: Final = "Keevx could not make this video."
+# The sentences (English msgids: said with ``_(…)``, in the language in use). A job's
+# error is stored as said, in the job's language; the view's own are said when shown.
+FAILED_REASON: Final = N_("Keevx could not make this video.")
 # Why a job ended `unknown`; the pipeline stores the one that applies as the job's error.
-LOST_ANSWER: Final = (
+LOST_ANSWER: Final = N_(
     "My request may have reached Keevx, but its answer was lost, so I cannot tell whether"
     " the video is being made. I did not send the request again, so you are not charged"
     " twice; if Keevx made the video, it may still arrive here."
 )
-RESTARTED: Final = (
+RESTARTED: Final = N_(
     "I restarted while I was asking Keevx to make this video, so I cannot tell whether"
     " Keevx got the request. I did not send it again, so you are not charged twice;"
     " if Keevx made the video, it may still arrive here."
 )
-CONFIRM_AGAIN: Final = (
+CONFIRM_AGAIN: Final = N_(
     "Keevx may still be making job #{job}, so making it again may charge you twice."
     " Use “Again anyway” to go ahead."
 )
-SHORTFALL_ONE: Final = "{arrived} of {total} videos arrived. The other one did not: {why}."
-SHORTFALL_MANY: Final = "{arrived} of {total} videos arrived. The other {missing} did not: {why}."
 VIDEO_LINK_LIFETIME: Final = timedelta(days=7)  # Keevx keeps a finished video this long
 
 
@@ -141,10 +142,10 @@ def status_view(job: Job) -> StatusView:
         phase = Phase.WAITING
     reason = job.error if status in _EXPLAINED else None
     if status is JobStatus.FAILED:
-        reason = reason or FAILED_REASON
+        reason = reason or _(FAILED_REASON)
     arrived = sum(t.arrived for t in job.tasks)
     if status is JobStatus.DELIVERED and 0 < arrived < len(job.tasks):
-        reason = shortfall(arrived, len(job.tasks), job.error or FAILED_REASON)
+        reason = shortfall(arrived, len(job.tasks), job.error or _(FAILED_REASON))
     position = job.queue_position if status is JobStatus.RECEIVED else None
     actions: set[Action] = set()
     if status in CANCELLABLE:
@@ -179,7 +180,21 @@ def link_expires(job: Job, url: str) -> datetime:
 
 
 def shortfall(arrived: int, total: int, why: str) -> str:
-    """How many of a job's videos arrived, and why the others did not."""
+    """How many of a job's videos arrived, and why the others did not.
+
+    Two sentences, each in the plural form of its own count: ``total`` for the
+    videos asked for, ``missing`` for the rest ("the other one" / "the other 2").
+    """
     missing = total - arrived
-    template = SHORTFALL_ONE if missing == 1 else SHORTFALL_MANY
-    return template.format(arrived=arrived, total=total, missing=missing, why=why.rstrip("."))
+    arrived_of = ngettext(
+        "{arrived} of {total} video arrived.", "{arrived} of {total} videos arrived.", total
+    )
+    did_not = ngettext(
+        "The other one did not: {why}.", "The other {missing} did not: {why}.", missing
+    )
+    return " ".join(
+        (
+            arrived_of.format(arrived=arrived, total=total),
+            did_not.format(missing=missing, why=why.rstrip(".")),
+        )
+    )

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from bot.errors import RequestInvalid
+from bot.i18n import _
 from bot.model.links import link_in
 from bot.model.rules import (
     MODEL_RULES,
@@ -96,12 +97,14 @@ def _value(name: str, field_name: str, raw: str) -> Any:
     """
     value = _read(field_name, raw)
     if value is None and field_name in ("duration", "count"):
-        problem = "is not a number"
+        msg = _("{option} is not a number: use {allowed}.")
+    elif field_name == "count" and value not in values_for(field_name):
+        msg = _("{option} is out of range: use {allowed}.")
     elif field_name != "duration" and value not in values_for(field_name):
-        problem = "is out of range" if field_name == "count" else "is not available"
+        msg = _("{option} is not available: use {allowed}.")
     else:
         return value
-    msg = f"--{name} {echo(raw)} {problem}: use {hint(field_name)}."
+    msg = msg.format(option=f"--{name} {echo(raw)}", allowed=hint(field_name))
     raise RequestInvalid(msg, field=field_name, value=raw, allowed=strs(values_for(field_name)))
 
 
@@ -153,15 +156,19 @@ def parse_command(text: str) -> Command:
         if name not in _OPTIONS:
             main = [f"--{n}" for n in _MAIN_NAMES]
             given = f"--{match['name']}"
-            msg = f"Unknown option {echo(given)}: use {join_or(main)}."
+            msg = _("Unknown option {option}: use {allowed}.").format(
+                option=echo(given), allowed=join_or(main)
+            )
             raise RequestInvalid(msg, field="option", value=given, allowed=tuple(main))
         field_name, flag = _OPTIONS[name]
         if field_name in spelled:
             first = spelled[field_name]
             msg = (
-                f"--{name} is given twice: keep only one."
+                _("{option} is given twice: keep only one.").format(option=f"--{name}")
                 if first == name
-                else f"--{first} and --{name} cannot be used together: keep only one."
+                else _("{first} and {second} cannot be used together: keep only one.").format(
+                    first=f"--{first}", second=f"--{name}"
+                )
             )
             raise RequestInvalid(msg, field=field_name, value=f"--{name}")
         spelled[field_name] = name
@@ -169,7 +176,9 @@ def parse_command(text: str) -> Command:
         raw = match["value"]
         if flag is not None:
             if raw is not None:
-                msg = f"--{name} takes no value: write --audio or --no-audio."
+                msg = _("{option} takes no value: write {flags}.").format(
+                    option=f"--{name}", flags=join_or(("--audio", "--no-audio"))
+                )
                 raise RequestInvalid(
                     msg, field=field_name, value=raw, allowed=("--audio", "--no-audio")
                 )
@@ -187,7 +196,9 @@ def parse_command(text: str) -> Command:
                     removed.add(k + 1)
                     k += 1
             if not raw:
-                msg = f"--{name} needs a value: {hint(field_name)}."
+                msg = _("{option} needs a value: {allowed}.").format(
+                    option=f"--{name}", allowed=hint(field_name)
+                )
                 allowed = strs(values_for(field_name))
                 raise RequestInvalid(msg, field=field_name, allowed=allowed)
             values[field_name] = _value(name, field_name, raw)
