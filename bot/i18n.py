@@ -160,7 +160,10 @@ def _translations(language: str) -> gettext.NullTranslations:
         return gettext.NullTranslations()
     merged = Translations()
     for domain in DOMAINS:
-        merged.merge(_catalog(language, domain))
+        catalog = _catalog(language, domain)
+        merged.merge(catalog)
+        if catalog.info():  # merge() keeps English's plural rule: take the language's
+            merged.plural = catalog.plural
     return merged
 
 
