@@ -32,6 +32,7 @@ from adapters.telegram.handlers import addressing
 from adapters.telegram.status import StatusBoard
 from adapters.telegram.webhook import make_secret, webhook_path
 from bot.errors import ConfigError, DeliveryError, RecipientGone, TooLarge
+from bot.i18n import speaking
 from bot.jobs.limits import Stats
 from bot.jobs.pipeline import TOOK_TOO_LONG
 from bot.keevx.sandbox import SAMPLE_IMAGE, render_video
@@ -437,6 +438,30 @@ async def test_the_elapsed_time_ticks_while_keevx_renders_slower_in_a_busy_group
     finally:
         await board.stop()
     assert all("processing · 31 sec" in e["text"] for e in fake.calls_of("editMessageText"))
+
+
+async def test_a_status_speaks_its_jobs_language_whoever_shows_or_ticks_it(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    clock = [T0]
+    job = make_job().evolve(status=JobStatus.SUBMITTED, submitted_at=T0, language="uk")
+
+    async def reread(job_id: int) -> Job | None:
+        return job
+
+    board = StatusBoard(bot, now=lambda: clock[0], reread=reread, tick_every=12)
+    board.start()
+    try:
+        with speaking("es"):  # e.g. a Spanish speaker's tap refreshes it
+            job = job.evolve(status_message_id=await board.show(job))
+        clock[0] = T0 + timedelta(seconds=31)
+        edit = await fake.wait_for("editMessageText", within=5)  # the ticker, on its own
+    finally:
+        await board.stop()
+    (sent,) = fake.calls_of("sendMessage")
+    assert "— обробка · 0 с\nзавдання №7" in sent["text"]
+    assert sent["reply_markup"]["inline_keyboard"][0][0]["text"] == "Скасувати"
+    assert "— обробка · 31 с\n" in edit["text"]
 
 
 # -- delivery ------------------------------------------------------------------------------
