@@ -24,10 +24,11 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from adapters.telegram import render, texts
+from adapters.telegram.errors import is_not_modified
 from adapters.telegram.intake import reply
 from adapters.telegram.language import language_for
 from adapters.telegram.status import StatusBoard, confirm_again_markup
@@ -400,7 +401,11 @@ class Commands:
             said = text.format(language=name)
             await _answer(query, said)
             if isinstance(message, Message) and message.chat.type == ChatType.PRIVATE:
-                await message.edit_text(said, reply_markup=language_keyboard(now))
+                try:
+                    await message.edit_text(said, reply_markup=language_keyboard(now))
+                except BadRequest as exc:  # the same choice tapped again
+                    if not is_not_modified(exc):
+                        raise
 
     async def _may_change(self, chat: Chat, user_id: int) -> bool:
         if chat.type == ChatType.PRIVATE:
