@@ -57,18 +57,18 @@ def esc(text: str) -> str:
 
 
 def help_text() -> str:
-    """The core's help, with what only Telegram offers (HTML)."""
+    """The core's help (read in the language in use), with what only Telegram offers (HTML)."""
     blocks = [
-        [HELP.intro, texts.HOW_TO_ASK],
+        [HELP.intro, _(texts.HOW_TO_ASK)],
         [HELP.usage],
         list(HELP.models),
-        [HELP.defaults, texts.SETTINGS_HINT],
+        [HELP.defaults, _(texts.SETTINGS_HINT)],
         [HELP.example],
         [HELP.narration],
         [HELP.tips_heading, *HELP.tips],
-        [texts.COMMANDS],
+        [_(texts.COMMANDS)],
     ]
-    return "\n\n".join("\n".join(esc(_(line)) for line in block) for block in blocks)
+    return "\n\n".join("\n".join(esc(line) for line in block) for block in blocks)
 
 
 def refusal(exc: RequestInvalid, *, group: bool) -> str:
