@@ -11,7 +11,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 
 from adapters.telegram import TelegramAdapter
 from bot.app.runtime import Core
+from bot.i18n import date_time
 from bot.jobs.pipeline import CHAT_GONE, Timing
 from bot.keevx.sandbox import SAMPLE_IMAGE, Sandbox
 from bot.model.job import Job, JobStatus, Target
@@ -317,7 +318,7 @@ async def test_result_over_the_upload_limit_becomes_a_link(
     assert job.submitted_at is not None and task.done_after is not None
     made = job.submitted_at + timedelta(seconds=task.done_after)
     until_ = made + timedelta(days=7)
-    assert f"works until {until_.day} {until_:%B %Y, %H:%M} UTC" in link["caption"]
+    assert f"works until {date_time(until_.astimezone(UTC))} UTC" in link["caption"]
     assert "/media/thumbnails/" in link["photo"]
     assert link["reply_parameters"]["allow_sending_without_reply"] is True
 

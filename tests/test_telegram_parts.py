@@ -32,6 +32,7 @@ from adapters.telegram.handlers import addressing
 from adapters.telegram.status import StatusBoard
 from adapters.telegram.webhook import make_secret, webhook_path
 from bot.errors import ConfigError, DeliveryError, RecipientGone, TooLarge
+from bot.i18n import speaking
 from bot.jobs.limits import Stats
 from bot.jobs.pipeline import TOOK_TOO_LONG
 from bot.keevx.sandbox import SAMPLE_IMAGE, render_video
@@ -120,7 +121,7 @@ def test_status_texts_explain_each_state() -> None:
     working = render.status_text(
         make_job(status=JobStatus.SUBMITTED, submitted_at=T0 + timedelta(seconds=5)), now
     )
-    assert "processing · 1 min 30 s" in working
+    assert "processing · 1 min 30 sec" in working
     failed = render.status_text(make_job(status=JobStatus.FAILED, error="Moderation said no."), now)
     assert failed.split("\n")[:2] == [
         "⚠️ 1 image · model V · 16:9 · 720p · 4 s — failed",
@@ -146,7 +147,7 @@ def test_status_texts_explain_each_state() -> None:
         ),
         now,
     )
-    assert "— gave up after 20 min 0 s\n" + TOOK_TOO_LONG in expired
+    assert "— gave up after 20 min 0 sec\n" + TOOK_TOO_LONG in expired
     noted = render.status_text(make_job(images=4), now)  # V takes 3: KL, and the note says so
     assert "<i>You sent 4 images, so I'm using model KL" in noted
 
@@ -162,7 +163,7 @@ def test_texts_name_each_job_and_count_right() -> None:
     assert ": 2 jobs — delivered 2" in render.stats_text(two)
     assert render.videos(1) == "1 video" and render.videos(3) == "3 videos"
     shown = render.settings_text(Options(count=2, duration=6), is_group=True)
-    assert "• Videos per request: 2 videos" in shown and "• Duration: 6 s" in shown
+    assert "• Videos per request: 2 videos" in shown and "• Duration: 6 sec" in shown
     assert "• Model: model default" in shown and "Group admins can change them." in shown
 
 
@@ -366,9 +367,9 @@ async def test_status_edits_are_throttled_except_state_changes(
     edits = fake.calls_of("editMessageText")
     assert [e["text"].split(" — ")[1].split("\n")[0] for e in edits] == [
         "uploading the images",
-        "processing · 2 s",
-        "processing · 13 s",
-        "done in 14 s",
+        "processing · 2 sec",
+        "processing · 13 sec",
+        "done in 14 sec",
     ]
     assert edits[0]["reply_markup"]["inline_keyboard"][0][0]["text"] == "Cancel"
     (delete,) = edits[-1]["reply_markup"]["inline_keyboard"][0]  # no images at Keevx: no Again
@@ -436,7 +437,31 @@ async def test_the_elapsed_time_ticks_while_keevx_renders_slower_in_a_busy_group
         await fake.wait_for("editMessageText", 10, within=5)
     finally:
         await board.stop()
-    assert all("processing · 31 s" in e["text"] for e in fake.calls_of("editMessageText"))
+    assert all("processing · 31 sec" in e["text"] for e in fake.calls_of("editMessageText"))
+
+
+async def test_a_status_speaks_its_jobs_language_whoever_shows_or_ticks_it(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    clock = [T0]
+    job = make_job().evolve(status=JobStatus.SUBMITTED, submitted_at=T0, language="uk")
+
+    async def reread(job_id: int) -> Job | None:
+        return job
+
+    board = StatusBoard(bot, now=lambda: clock[0], reread=reread, tick_every=12)
+    board.start()
+    try:
+        with speaking("es"):  # e.g. a Spanish speaker's tap refreshes it
+            job = job.evolve(status_message_id=await board.show(job))
+        clock[0] = T0 + timedelta(seconds=31)
+        edit = await fake.wait_for("editMessageText", within=5)  # the ticker, on its own
+    finally:
+        await board.stop()
+    (sent,) = fake.calls_of("sendMessage")
+    assert "— обробка · 0 с\nзавдання №7" in sent["text"]
+    assert sent["reply_markup"]["inline_keyboard"][0][0]["text"] == "Скасувати"
+    assert "— обробка · 31 с\n" in edit["text"]
 
 
 # -- delivery ------------------------------------------------------------------------------

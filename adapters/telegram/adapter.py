@@ -4,7 +4,8 @@ Thin by design: request rules live in :mod:`bot.model.request`, jobs in
 :class:`bot.jobs.service.JobService`. This class builds the PTB ``Application``
 (pointed at ``TELEGRAM_API_URL``, flood-controlled by ``AIORateLimiter``),
 registers the handlers, runs long polling or webhook mode, and implements
-:class:`adapters.base.ChatAdapter` for the core.
+:class:`adapters.base.ChatAdapter` for the core. Each update is handled in the
+language of the person who sent it (:mod:`adapters.telegram.language`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from telegram import BotCommand, Message, Update
+from telegram import Message, Update
 from telegram.constants import FileSizeLimit
-from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -30,11 +30,13 @@ from telegram.ext import (
 )
 
 from adapters.base import Lead, Leadership, MessageGroups, SoleLeadership, Video
+from adapters.telegram import texts
 from adapters.telegram.albums import AlbumCollector
 from adapters.telegram.commands import Commands
 from adapters.telegram.delivery import Deliverer
 from adapters.telegram.handlers import MessageRouter
 from adapters.telegram.intake import Intake, reply
+from adapters.telegram.language import language_for, set_commands
 from adapters.telegram.metered import MeteredRateLimiter
 from adapters.telegram.polling import UpdateFetcher
 from adapters.telegram.redact import protect_logs, unprotect_logs
@@ -48,22 +50,15 @@ from adapters.telegram.webhook import (
 from bot import metrics
 from bot.app.web import WebServer
 from bot.errors import ConfigError
+from bot.i18n import _, speaking
 from bot.jobs.service import JobService
 from bot.model.job import Job, Target
 from bot.settings import Settings
 
-__all__ = ["COMMANDS", "PRIVACY_MODE_ON", "TelegramAdapter"]
+__all__ = ["PRIVACY_MODE_ON", "TelegramAdapter"]
 
 log = logging.getLogger("adapters.telegram")
 POLLER_ROLE = "telegram_poller"  # the metrics' leader role of the getUpdates instance
-
-COMMANDS = [
-    BotCommand("video", "Make a video: /video <prompt> [options], with or replying to a photo"),
-    BotCommand("settings", "This chat's default model, aspect ratio, resolution, duration"),
-    BotCommand("jobs", "Your recent videos"),
-    BotCommand("cancel", "Stop waiting for a video: /cancel [job number]"),
-    BotCommand("help", "What I do, the options and an example"),
-]
 
 # For operators (the start-up log, `keevx-bot doctor`): what privacy mode hides in groups.
 PRIVACY_MODE_ON = (
@@ -74,6 +69,7 @@ PRIVACY_MODE_ON = (
 )
 
 App = Application[Any, Any, Any, Any, Any, Any]
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 
@@ -213,10 +209,7 @@ class TelegramAdapter:
 
     async def _start(self) -> None:
         await self.app.initialize()
-        try:
-            await self.app.bot.set_my_commands(COMMANDS)
-        except TelegramError as exc:
-            log.warning("could not set the command list: %s", exc)
+        await set_commands(self.app.bot)
         await self.app.start()
         self.status.start()
         if self.webhook is not None:
@@ -328,18 +321,36 @@ class TelegramAdapter:
     def _register(self) -> None:
         c = self.commands
         app = self.app
-        app.add_handler(CommandHandler(["start", "help"], c.help))
-        app.add_handler(CommandHandler("settings", c.settings))
-        app.add_handler(CommandHandler("jobs", c.jobs))
-        app.add_handler(CommandHandler("cancel", c.cancel))
-        app.add_handler(CommandHandler("stats", c.stats))
-        app.add_handler(CallbackQueryHandler(c.on_button, pattern=r"^keevx:"))
+        spoken = self._spoken
+        app.add_handler(CommandHandler(["start", "help"], spoken(c.help)))
+        app.add_handler(CommandHandler("settings", spoken(c.settings)))
+        app.add_handler(CommandHandler("jobs", spoken(c.jobs)))
+        app.add_handler(CommandHandler("cancel", spoken(c.cancel)))
+        app.add_handler(CommandHandler("stats", spoken(c.stats)))
+        app.add_handler(CommandHandler("language", spoken(c.language)))
+        app.add_handler(CallbackQueryHandler(spoken(c.on_button), pattern=r"^keevx:"))
         app.add_handler(
             MessageHandler(
-                filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL, self.router.on_message
+                filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL,
+                spoken(self.router.on_message),
             )
         )
         app.add_error_handler(self._on_error)
+
+    def _spoken(self, callback: Callback) -> Callback:
+        """``callback``, run in the language of the person the update comes from."""
+
+        async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            with speaking(await self._language(update)):
+                await callback(update, context)
+
+        return handle
+
+    async def _language(self, update: Update) -> str:
+        chat = update.effective_chat
+        return await language_for(
+            self.service, self.platform, update.effective_user, chat.id if chat else None
+        )
 
     async def _settle(self, update: Update) -> None:
         msg = update.message
@@ -353,4 +364,10 @@ class TelegramAdapter:
         where = update.update_id if isinstance(update, Update) else "-"
         log.error("telegram: handling update %s failed", where, exc_info=context.error)
         if isinstance(update, Update) and update.message is not None:
-            await reply(update.message, "Sorry, something went wrong on my side. Please try again.")
+            try:
+                language = await self._language(update)
+            except Exception as exc:  # the store may be what failed: say it in English
+                log.warning("telegram: no language for the apology: %s", exc)
+                language = None
+            with speaking(language):
+                await reply(update.message, _(texts.SORRY))

@@ -1,9 +1,11 @@
-"""/start, /help, /settings, /jobs, /cancel, /stats and the inline buttons (``keevx:…`` data).
+"""/start, /help, /settings, /jobs, /cancel, /stats, /language and the inline buttons.
 
-Button data is stateless, so buttons keep working after a restart:
+Button data (``keevx:…``) is stateless, so buttons keep working after a restart:
 ``keevx:cancel:<job id>``, ``keevx:again:<job id>`` (``keevx:again-anyway:<job id>`` once
 told that it may charge twice), ``keevx:delete:<job id>``, ``keevx:set:<field>:<value>``,
-``keevx:set:reset``.
+``keevx:set:reset``, ``keevx:set:language:<code>`` (``-``: none) for a chat's language,
+``keevx:lang:<code>`` (``app``: Telegram's) for a person's own. Everything is said in the
+language of the person it answers (set around each update by the adapter).
 """
 
 from __future__ import annotations
@@ -22,33 +24,46 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from adapters.telegram import render, texts
+from adapters.telegram.errors import is_not_modified
 from adapters.telegram.intake import reply
+from adapters.telegram.language import language_for
 from adapters.telegram.status import StatusBoard, confirm_again_markup
 from bot.errors import DeliveryError, RequestInvalid
+from bot.i18n import LANGUAGES, _, duration, speaking
+from bot.i18n import current as current_language
 from bot.jobs.service import NO_JOB, JobService
 from bot.model.job import ACTIVE, Job
 from bot.model.request import Model, Options, fit_options, validate_options
 from bot.model.rules import values_for
 from bot.model.status import CONFIRM_AGAIN, status_view
 
-__all__ = ["Commands", "settings_keyboard"]
+__all__ = ["Commands", "language_keyboard", "settings_keyboard"]
 
 log = logging.getLogger("adapters.telegram")
 
 
-# (field, [(button text, value)]) from the core's rules table; the core validates each tap.
-CHOICES: list[tuple[str, list[tuple[str, str]]]] = [
-    ("model", [(m.value, m.value) for m in values_for("model")]),
-    ("ar", [(a, a) for a in values_for("aspect_ratio")]),
-    ("res", [(r, r) for r in values_for("resolution")]),
-    ("duration", [(texts.SECONDS.format(seconds=n), str(n)) for n in values_for("duration")]),
-    ("audio", [(texts.AUDIO_ON, "on"), (texts.AUDIO_OFF, "off")]),
-    ("count", [(render.videos(n), str(n)) for n in values_for("count")]),
-]
+NO_LANGUAGE = "-"  # a chat without a language of its own, in button data
+APP_LANGUAGE = "app"  # a person following their Telegram app's language, in button data
+PER_ROW = 3  # language buttons per row: their own names are long
+
+
+def _choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(field, [(button text, value)]) from the core's rules table, in the language in use;
+    the core validates each tap."""
+    return [
+        ("model", [(m.value, m.value) for m in values_for("model")]),
+        ("ar", [(a, a) for a in values_for("aspect_ratio")]),
+        ("res", [(r, r) for r in values_for("resolution")]),
+        ("duration", [(duration(n), str(n)) for n in values_for("duration")]),
+        ("audio", [(_(texts.AUDIO_ON), "on"), (_(texts.AUDIO_OFF), "off")]),
+        ("count", [(render.videos(n), str(n)) for n in values_for("count")]),
+    ]
+
+
 _ATTR = {
     "model": "model",
     "ar": "aspect_ratio",
@@ -81,9 +96,21 @@ def _current(options: Options, name: str) -> str | None:
     return None if value is None else str(value.value if isinstance(value, Model) else value)
 
 
-def settings_keyboard(options: Options) -> InlineKeyboardMarkup:
+def _rows(
+    choices: list[tuple[str, str]], current: str | None, data: str
+) -> list[list[InlineKeyboardButton]]:
+    """Language buttons (``data`` + code), the current one marked, a few per row."""
+    buttons = [
+        InlineKeyboardButton(f"• {text}" if value == current else text, callback_data=data + value)
+        for text, value in choices
+    ]
+    return [buttons[i : i + PER_ROW] for i in range(0, len(buttons), PER_ROW)]
+
+
+def settings_keyboard(options: Options, language: str | None = None) -> InlineKeyboardMarkup:
+    """A chat's defaults as buttons; ``language`` is the chat's own (``None``: none)."""
     rows = []
-    for name, values in CHOICES:
+    for name, values in _choices():
         current = _current(options, name)
         rows.append(
             [
@@ -94,7 +121,23 @@ def settings_keyboard(options: Options) -> InlineKeyboardMarkup:
                 for text, value in values
             ]
         )
-    rows.append([InlineKeyboardButton(texts.RESET, callback_data="keevx:set:reset")])
+    languages = [*LANGUAGES.items(), (NO_LANGUAGE, _(texts.CHAT_LANGUAGE_NONE))]
+    rows += _rows(
+        [(name, code) for code, name in languages],
+        language or NO_LANGUAGE,
+        "keevx:set:language:",
+    )
+    rows.append([InlineKeyboardButton(_(texts.RESET), callback_data="keevx:set:reset")])
+    return InlineKeyboardMarkup(rows)
+
+
+def language_keyboard(language: str) -> InlineKeyboardMarkup:
+    """Every language by its own name, ``language`` (the one spoken now) marked, and
+    the way back to the Telegram app's language."""
+    rows = _rows([(name, code) for code, name in LANGUAGES.items()], language, "keevx:lang:")
+    rows.append(
+        [InlineKeyboardButton(_(texts.LANGUAGE_APP), callback_data=f"keevx:lang:{APP_LANGUAGE}")]
+    )
     return InlineKeyboardMarkup(rows)
 
 
@@ -132,19 +175,36 @@ class Commands:
         msg = update.message
         if msg is None:
             return
-        defaults = await self.service.chat_defaults(self.platform, str(msg.chat_id))
+        chat_id = str(msg.chat_id)
+        defaults = await self.service.chat_defaults(self.platform, chat_id)
+        language = await self.service.chat_language(self.platform, chat_id)
+        text = render.settings_text(
+            defaults, is_group=msg.chat.type != ChatType.PRIVATE, language=language
+        )
         try:
             await msg.reply_text(
-                render.fit(
-                    render.settings_text(defaults, is_group=msg.chat.type != ChatType.PRIVATE),
-                    html=True,
-                ),
+                render.fit(text, html=True),
                 do_quote=True,
                 parse_mode=ParseMode.HTML,
-                reply_markup=settings_keyboard(defaults),
+                reply_markup=settings_keyboard(defaults, language),
             )
         except TelegramError as exc:
             log.warning("could not show settings: %s", exc)
+
+    async def language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The languages to choose from, each by its own name."""
+        msg = update.message
+        if msg is None:
+            return
+        language = current_language()
+        try:
+            await msg.reply_text(
+                _(texts.LANGUAGE_PROMPT).format(language=render.language_name(language)),
+                do_quote=True,
+                reply_markup=language_keyboard(language),
+            )
+        except TelegramError as exc:
+            log.warning("could not show the languages: %s", exc)
 
     async def jobs(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg = update.message
@@ -154,7 +214,7 @@ class Commands:
         jobs = await self.service.recent(self.platform, user_id, 10)
         usage = [render.esc(line) for line in await self.service.usage(self.platform, user_id)]
         now = self.now()
-        lines = [render.job_line(j, now) for j in jobs] or [render.esc(texts.NO_JOBS)]
+        lines = [render.job_line(j, now) for j in jobs] or [render.esc(_(texts.NO_JOBS))]
         await _say(msg, "\n".join([*lines, *(["", *usage] if usage else [])]), html=True)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -163,7 +223,7 @@ class Commands:
         if msg is None or msg.from_user is None:
             return
         if not self.service.is_admin(self.platform, str(msg.from_user.id)):
-            await _say(msg, texts.STATS_ADMINS_ONLY)
+            await _say(msg, _(texts.STATS_ADMINS_ONLY))
             return
         await _say(msg, render.stats_text(await self.service.stats()), html=True)
 
@@ -183,13 +243,13 @@ class Commands:
                     if j.status in ACTIVE
                 ]
                 if not active:
-                    await _say(msg, texts.NONE_IN_PROGRESS)
+                    await _say(msg, _(texts.NONE_IN_PROGRESS))
                     return
                 job_id = active[0].id
             force = self.service.is_admin(self.platform, user_id)
             job = await self.service.cancel(job_id, user_id, force=force)
         except ValueError:
-            await _say(msg, texts.CANCEL_USAGE)
+            await _say(msg, _(texts.CANCEL_USAGE))
             return
         except RequestInvalid as exc:
             await _say(msg, str(exc))
@@ -213,6 +273,8 @@ class Commands:
                 await self._delete_button(query, int(parts[2]))
             elif parts[1] == "set":
                 await self._settings_button(query, parts[2:])
+            elif parts[1] == "lang":
+                await self._language_button(query, parts[2])
             else:
                 await _answer(query)
         except (TelegramError, ValueError, IndexError) as exc:
@@ -236,7 +298,7 @@ class Commands:
         if not confirmed:
             old = await self.service.get(job_id)
             if old is not None and old.target.user_id == user_id and status_view(old).confirm_again:
-                await _answer(query, CONFIRM_AGAIN.format(job=job_id), show_alert=True)
+                await _answer(query, _(CONFIRM_AGAIN).format(job=job_id), show_alert=True)
                 if isinstance(query.message, Message):
                     await query.message.edit_reply_markup(confirm_again_markup(job_id))
                 return
@@ -245,13 +307,13 @@ class Commands:
         except RequestInvalid as exc:
             await _answer(query, str(exc), show_alert=True)
             return
-        await _answer(query, texts.AGAIN_STARTED.format(job=job.id))
+        await _answer(query, _(texts.AGAIN_STARTED).format(job=job.id))
 
     async def _delete_button(self, query: CallbackQuery, job_id: int) -> None:
         """Delete a job's videos and its status message: for the requester or a chat admin."""
         job = await self.service.get(job_id)
         if job is None:
-            await _answer(query, NO_JOB.format(job=job_id), show_alert=True)
+            await _answer(query, _(NO_JOB).format(job=job_id), show_alert=True)
             return
         user_id = query.from_user.id
         chat_id = int(job.target.chat_id)
@@ -261,7 +323,7 @@ class Commands:
         if not allowed and isinstance(query.message, Message):
             allowed = await self._may_change(query.message.chat, user_id)
         if not allowed:
-            await _answer(query, texts.DELETE_NOT_YOURS.format(job=job_id), show_alert=True)
+            await _answer(query, _(texts.DELETE_NOT_YOURS).format(job=job_id), show_alert=True)
             return
         ids = {*job.delivered_ids, *([job.status_message_id] if job.status_message_id else [])}
         if isinstance(query.message, Message):
@@ -274,18 +336,29 @@ class Commands:
                 failed = failed or "not found" not in exc.message.lower()
                 log.info("job %s: message %s not deleted: %s", job.id, message_id, exc)
         log.info("job %s: deleted by %s", job.id, user_id)
-        await _answer(query, texts.DELETE_FAILED if failed else texts.DELETED, show_alert=failed)
+        await _answer(query, _(texts.DELETE_FAILED if failed else texts.DELETED), show_alert=failed)
 
     async def _settings_button(self, query: CallbackQuery, args: list[str]) -> None:
         message = query.message
         if not isinstance(message, Message):
-            await _answer(query, texts.TOO_OLD)
+            await _answer(query, _(texts.TOO_OLD))
             return
         chat = message.chat
         if not await self._may_change(chat, query.from_user.id):
-            await _answer(query, texts.ADMINS_ONLY, show_alert=True)
+            await _answer(query, _(texts.ADMINS_ONLY), show_alert=True)
             return
-        current = await self.service.chat_defaults(self.platform, str(chat.id))
+        chat_id = str(chat.id)
+        current = await self.service.chat_defaults(self.platform, chat_id)
+        language = await self.service.chat_language(self.platform, chat_id)
+        if args[0] == "language":
+            chosen = args[1] if args[1] in LANGUAGES else None
+            if chosen == language:
+                await _answer(query, _(texts.ALREADY_SET))
+                return
+            await self.service.set_chat_language(self.platform, chat_id, chosen)
+            await _answer(query, _(texts.SAVED))
+            await self._show_settings(message, current, chosen)
+            return
         if args[0] == "reset":
             new = Options()
         else:
@@ -298,16 +371,41 @@ class Commands:
                 await _answer(query, str(exc), show_alert=True)
                 return
         if new == current:
-            await _answer(query, texts.ALREADY_SET)
+            await _answer(query, _(texts.ALREADY_SET))
             return
-        await self.service.set_chat_defaults(self.platform, str(chat.id), new)
-        await _answer(query, texts.SAVED)
-        text = render.settings_text(new, is_group=chat.type != ChatType.PRIVATE)
+        await self.service.set_chat_defaults(self.platform, chat_id, new)
+        await _answer(query, _(texts.SAVED))
+        await self._show_settings(message, new, language)
+
+    @staticmethod
+    async def _show_settings(message: Message, defaults: Options, language: str | None) -> None:
+        text = render.settings_text(
+            defaults, is_group=message.chat.type != ChatType.PRIVATE, language=language
+        )
         await message.edit_text(
             render.fit(text, html=True),
             parse_mode=ParseMode.HTML,
-            reply_markup=settings_keyboard(new),
+            reply_markup=settings_keyboard(defaults, language),
         )
+
+    async def _language_button(self, query: CallbackQuery, choice: str) -> None:
+        """Store the person's own language (or forget it), and say so in the new one."""
+        user = query.from_user
+        chosen = choice if choice in LANGUAGES else None
+        await self.service.set_language(self.platform, str(user.id), chosen)
+        message = query.message
+        chat_id = message.chat.id if isinstance(message, Message) else None
+        with speaking(await language_for(self.service, self.platform, user, chat_id)) as now:
+            name = render.language_name(now)
+            text = _(texts.LANGUAGE_CHOSEN if chosen else texts.LANGUAGE_FOLLOWS_APP)
+            said = text.format(language=name)
+            await _answer(query, said)
+            if isinstance(message, Message) and message.chat.type == ChatType.PRIVATE:
+                try:
+                    await message.edit_text(said, reply_markup=language_keyboard(now))
+                except BadRequest as exc:  # the same choice tapped again
+                    if not is_not_modified(exc):
+                        raise
 
     async def _may_change(self, chat: Chat, user_id: int) -> bool:
         if chat.type == ChatType.PRIVATE:
@@ -324,4 +422,4 @@ class Commands:
     @staticmethod
     def _cancelled(job: Job) -> str:
         late = job.submitted_at is not None or job.tasks
-        return (texts.CANCELLED_JOB if late else texts.CANCELLED_EARLY).format(job=job.id)
+        return _(texts.CANCELLED_JOB if late else texts.CANCELLED_EARLY).format(job=job.id)

@@ -2,7 +2,8 @@
 
 Uploads show the ``upload_video`` chat action, repeated every few seconds (it
 lasts 5 s), and get a write timeout that grows with the file. The thumbnail is
-cut from the MP4 itself (JPEG ≤ 320 px, ≤ 200 kB) so no URL is fetched.
+cut from the MP4 itself (JPEG ≤ 320 px, ≤ 200 kB) so no URL is fetched. Captions
+and links speak the language the job was asked in, whenever they are posted.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from adapters.base import Video
-from adapters.telegram import render
+from adapters.telegram import render, texts
 from adapters.telegram.errors import translate
+from bot.i18n import _, speaking
 from bot.model.job import Job
 
 __all__ = ["Deliverer", "make_thumbnail"]
@@ -65,11 +67,15 @@ class Deliverer:
 
     async def deliver(self, job: Job, video: Video) -> str:
         where = _Where.of(job)
-        with translate():
+        with translate(), speaking(job.language):
             if video.path is None:
                 return await self._link(job, where, video)
             async with self._uploading(where):
-                label = f"video {video.number}/{video.total}" if video.total > 1 else ""
+                label = (
+                    _(texts.VIDEO_LABEL).format(number=video.number, total=video.total)
+                    if video.total > 1
+                    else ""
+                )
                 return await self._one(job, where, video, label)
 
     def _timeout(self, size: int) -> float:

@@ -7,7 +7,8 @@ to a photo, and a text with image links (the core fetches them). Groups: only
 other photos are ignored (album parts are still collected, in case their
 caption turns out to address the bot).
 ``CommandHandler`` never sees captions, so ``/video`` is recognised here for
-text and captions alike.
+text and captions alike. An album is answered in its sender's language, looked
+up again when it is handed over (maybe on another instance than its parts).
 """
 
 from __future__ import annotations
@@ -22,17 +23,13 @@ from telegram.ext import ContextTypes
 from adapters.telegram import texts
 from adapters.telegram.albums import AlbumCollector
 from adapters.telegram.intake import ImageRef, Intake, images_of, reply
+from adapters.telegram.language import language_for
+from bot.i18n import _, speaking
 from bot.model.links import links_in
 
 __all__ = ["Addressing", "MessageRouter", "addressing"]
 
 log = logging.getLogger("adapters.telegram")
-
-HINT = (
-    "Send me a photo with a caption describing the video, or reply /video <prompt> "
-    "to a photo. /help shows the options."
-)
-HINT_PHOTO = "Got the photo. Reply to it with /video <prompt>, or send it again with a caption."
 
 
 @dataclass(frozen=True)
@@ -94,14 +91,15 @@ class MessageRouter:
         bot = context.bot
         addr = addressing(msg, bot.username, bot.id)
         if addr.other_command and msg.chat.type == ChatType.PRIVATE:
-            await reply(msg, f"I don't know that command. {HINT}")  # known ones never get here
+            # known ones never get here
+            await reply(msg, _(texts.UNKNOWN_COMMAND).format(hint=_(texts.HINT)))
             return
         if not addr.to_bot or addr.other_command:
             return
         own = images_of(msg)
         if own:
             if not addr.text and not addr.is_video_command:
-                await reply(msg, HINT_PHOTO)
+                await reply(msg, _(texts.HINT_PHOTO))
                 return
             await self.intake.submit(msg, own, addr.text, dedupe_key=self.key(msg))
             return
@@ -110,11 +108,16 @@ class MessageRouter:
             await self.intake.submit(msg, replied, addr.text, dedupe_key=self.key(msg))
             return
         if addr.is_video_command or msg.chat.type == ChatType.PRIVATE:
-            await reply(msg, HINT)
+            await reply(msg, _(texts.HINT))
 
     async def on_album(self, parts: list[Message]) -> None:
         """One request from a finished album, if its caption (or chat) addresses the bot."""
         lead = next((p for p in parts if p.caption), parts[0])
+        service, platform = self.intake.service, self.intake.platform
+        with speaking(await language_for(service, platform, lead.from_user, lead.chat_id)):
+            await self._album(lead, parts)
+
+    async def _album(self, lead: Message, parts: list[Message]) -> None:
         me = lead.get_bot()
         addr = addressing(lead, me.username, me.id)
         if not addr.to_bot or addr.other_command:
@@ -123,12 +126,12 @@ class MessageRouter:
         if not images:
             return
         if not addr.text and not addr.is_video_command:
-            await reply(lead, HINT_PHOTO)
+            await reply(lead, _(texts.HINT_PHOTO))
             return
         key = f"telegram:{lead.chat_id}:album:{lead.media_group_id}"
         # An album has two parts or more: one alone in a group means privacy mode hid the rest.
         lone = len(parts) == 1 and lead.chat.type != ChatType.PRIVATE
-        notes = (texts.ALBUM_PART_ONLY,) if lone else ()
+        notes = (_(texts.ALBUM_PART_ONLY),) if lone else ()
         await self.intake.submit(lead, images, addr.text, dedupe_key=key, notes=notes)
 
     async def _replied_images(self, msg: Message) -> list[ImageRef]:

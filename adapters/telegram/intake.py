@@ -22,9 +22,11 @@ from telegram import Bot, Message
 from telegram.constants import ChatType, FileSizeLimit, ParseMode
 from telegram.error import BadRequest, TelegramError
 
+from adapters.telegram import texts
 from adapters.telegram.errors import is_too_big
 from adapters.telegram.render import fit, refusal
 from bot.errors import RequestInvalid
+from bot.i18n import _
 from bot.jobs.service import JobService
 from bot.model.job import Target
 from bot.model.request import build_request, parse_command
@@ -32,11 +34,6 @@ from bot.model.request import build_request, parse_command
 __all__ = ["ImageRef", "Intake", "images_of"]
 
 log = logging.getLogger("adapters.telegram")
-
-TOO_BIG_TEXT = (
-    "This image is over Telegram's 20 MB download limit for bots, so I cannot fetch it. "
-    "Send it as a photo (Telegram compresses it) or a smaller file."
-)
 
 
 @dataclass(frozen=True)
@@ -98,7 +95,8 @@ class Intake:
     ) -> None:
         """Make one job from ``images`` and the prompt/options ``text``; answer ``msg``.
 
-        ``notes`` are the adapter's own remarks for the status message, after the core's.
+        ``notes`` are the adapter's own remarks for the status message, after the core's
+        (said in the asker's language: the job keeps them as they are).
         """
         existing = await self.service.find(dedupe_key)
         if existing is not None:
@@ -118,7 +116,7 @@ class Intake:
         if any(ref.size is not None and ref.size > self.download_limit for ref in images):
             if not self.local_mode:
                 log.info("image over 20 MB refused: TELEGRAM_LOCAL_MODE=1 would lift the limit")
-            await reply(msg, TOO_BIG_TEXT)
+            await reply(msg, _(texts.TOO_BIG))
             return
         user = msg.from_user
         target = Target(
@@ -152,13 +150,13 @@ class Intake:
             await reply(msg, refusal(exc, group=group))
         except BadRequest as exc:
             if is_too_big(exc):
-                await reply(msg, TOO_BIG_TEXT)
+                await reply(msg, _(texts.TOO_BIG))
             else:
                 log.warning("could not fetch an image: %s", exc)
-                await reply(msg, "Telegram would not give me that image. Please send it again.")
+                await reply(msg, _(texts.IMAGE_REFUSED))
         except TelegramError as exc:
             log.warning("could not fetch an image: %s", exc.__class__.__name__)
-            await reply(msg, "Fetching the image from Telegram failed. Please try again.")
+            await reply(msg, _(texts.IMAGE_FETCH_FAILED))
         finally:
             await asyncio.to_thread(shutil.rmtree, spool, True)
 

@@ -1,7 +1,9 @@
 """Every text the Telegram adapter shows: status lines, captions, lists and help.
 
 Plain functions of core objects, no PTB calls, so they are easy to test; the
-sentences themselves are in :mod:`adapters.telegram.texts` and the core.
+sentences themselves are in :mod:`adapters.telegram.texts` and the core. Each
+speaks the language in use (:func:`bot.i18n.speaking`), numbers, sizes, durations
+and dates included.
 Captions and status texts are HTML (``parse_mode="HTML"``): user text is escaped.
 Whatever is sent goes through :func:`fit` first: Telegram refuses a text over
 4096 characters (a caption over 1024, a button answer over 200) outright.
@@ -11,17 +13,19 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from babel.dates import format_timedelta
+from babel.units import format_unit
 from telegram.constants import CallbackQueryLimit, MessageLimit
 
 from adapters.telegram import texts
 from bot.errors import LimitReached, RequestInvalid
+from bot.i18n import LANGUAGES, _, current, date_time, duration, ngettext, number
 from bot.jobs.limits import Stats
 from bot.model.help import HELP
 from bot.model.job import Job
 from bot.model.request import Options
-from bot.model.rules import plural
 from bot.model.status import Phase, StatusView, link_expires, status_view
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "help_text",
     "job_line",
     "link_text",
+    "megabytes",
     "refusal",
     "settings_text",
     "stats_text",
@@ -52,16 +57,16 @@ def esc(text: str) -> str:
 
 
 def help_text() -> str:
-    """The core's help, with what only Telegram offers (HTML)."""
+    """The core's help (read in the language in use), with what only Telegram offers (HTML)."""
     blocks = [
-        [HELP.intro, texts.HOW_TO_ASK],
+        [HELP.intro, _(texts.HOW_TO_ASK)],
         [HELP.usage],
         list(HELP.models),
-        [HELP.defaults, texts.SETTINGS_HINT],
+        [HELP.defaults, _(texts.SETTINGS_HINT)],
         [HELP.example],
         [HELP.narration],
         [HELP.tips_heading, *HELP.tips],
-        [texts.COMMANDS],
+        [_(texts.COMMANDS)],
     ]
     return "\n\n".join("\n".join(esc(line) for line in block) for block in blocks)
 
@@ -70,30 +75,28 @@ def refusal(exc: RequestInvalid, *, group: bool) -> str:
     """The core's refusal; in a group, one telling the user's own usage becomes a short
     sentence without the numbers (``/jobs`` in a private chat has them)."""
     if group and isinstance(exc, LimitReached) and exc.personal:
-        return texts.LIMIT_IN_GROUP
+        return _(texts.LIMIT_IN_GROUP)
     return str(exc)
 
 
 def elapsed(since: datetime | None, now: datetime) -> str:
-    """``42 s``, ``3 min 5 s`` or ``1 h 2 min``."""
+    """``42 sec``, ``3 min 5 sec`` or ``1 hr 2 min``, in the language's short units."""
     if since is None:
         return ""
-    seconds = max(0, int((now - since).total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return duration((now - since).total_seconds())
 
 
 def about(seconds: float) -> str:
-    """A rough duration: ``40 s``, ``3 min``, ``1 h 10 min``."""
-    if seconds < 60:
-        return f"{max(10, round(seconds / 10) * 10)} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
+    """A rough duration in one unit: ``40 sec``, ``3 min``, ``1 hr``."""
+    rough = max(10, round(seconds / 10) * 10) if seconds < 60 else round(seconds / 60) * 60
+    return format_timedelta(timedelta(seconds=rough), format="short", locale=current())
+
+
+def megabytes(size: int) -> str:
+    """``52 MB``: a file size as the language writes it."""
+    return format_unit(
+        size / 1_000_000, "digital-megabyte", length="short", format="#,##0", locale=current()
+    )
 
 
 _ICONS = {
@@ -124,23 +127,23 @@ def _state(job: Job, view: StatusView, now: datetime) -> str:
     """The view in words; times from the job's own clock fields."""
     phase = view.phase
     if phase is Phase.QUEUED and view.queue_position:
-        return texts.QUEUED_AT.format(position=view.queue_position)
+        return _(texts.QUEUED_AT).format(position=number(view.queue_position))
     if phase in (Phase.WAITING, Phase.GENERATING):
-        state = _WORDS[phase].format(elapsed=elapsed(job.submitted_at or job.created_at, now))
+        state = _(_WORDS[phase]).format(elapsed=elapsed(job.submitted_at or job.created_at, now))
         if view.usual_seconds:
-            return texts.USUALLY_READY.format(state=state, about=about(view.usual_seconds))
+            return _(texts.USUALLY_READY).format(state=state, about=about(view.usual_seconds))
         return state
     if phase is Phase.GAVE_UP:
         since, now = job.submitted_at or job.created_at, job.finished_at or now
     else:
         since, now = job.created_at, job.finished_at or now
-    return _WORDS[phase].format(elapsed=elapsed(since, now))
+    return _(_WORDS[phase]).format(elapsed=elapsed(since, now))
 
 
 def _explanation(job: Job, view: StatusView) -> str | None:
     """The sentence under an unhappy ending: the core's reason, or why a cancel came late."""
     if view.phase is Phase.CANCELLED:
-        return texts.CANCELLED_LATE if job.submitted_at is not None or job.tasks else None
+        return _(texts.CANCELLED_LATE) if job.submitted_at is not None or job.tasks else None
     return view.reason
 
 
@@ -153,13 +156,13 @@ def status_text(job: Job, now: datetime) -> str:
     lines += [f"<i>{esc(note)}</i>" for note in job.request.notes]
     if explanation := _explanation(job, view):
         lines.append(esc(explanation))
-    lines.append(esc(texts.JOB_NUMBER.format(job=job.id)))
+    lines.append(esc(_(texts.JOB_NUMBER).format(job=job.id)))
     return "\n".join(lines)
 
 
 def _requester(job: Job) -> str:
     t = job.target
-    name = esc(t.user_name or "you")
+    name = esc(t.user_name or _(texts.YOU))
     if t.user_id.isdigit():
         return f'<a href="tg://user?id={t.user_id}">{name}</a>'
     return name
@@ -182,7 +185,7 @@ def caption(job: Job, *, label: str = "") -> str:
     if label:
         tail += f" · {esc(label)}"
     if _is_group(job):
-        tail += "\n" + texts.FOR_REQUESTER_HTML.format(requester=_requester(job))
+        tail += "\n" + _(texts.FOR_REQUESTER_HTML).format(requester=_requester(job))
     budget = CAPTION_LIMIT - _units(_visible(tail))
     prompt = job.request.prompt
     if _units(prompt) > budget:
@@ -250,7 +253,7 @@ def _visible(fragment: str) -> str:
 def link_text(job: Job, url: str, size: int | None, limit: int) -> str:
     """The message for a video too large to upload: the link, its size, and until when it
     works (7 days after Keevx made the video, whenever this is posted)."""
-    mb = texts.SIZE_MB.format(mb=f"{size / 1_000_000:.0f}") if size else texts.SIZE_UNKNOWN
+    mb = megabytes(size) if size else _(texts.SIZE_UNKNOWN)
     prompt = job.request.prompt
     if len(prompt) > 300:
         prompt = prompt[:299] + "…"
@@ -258,31 +261,23 @@ def link_text(job: Job, url: str, size: int | None, limit: int) -> str:
         esc(prompt),
         "",
         esc(job.request.summary()),
-        texts.LINK_HTML.format(
+        _(texts.LINK_HTML).format(
             size=esc(mb),
-            limit=limit // 1_000_000,
+            limit=esc(megabytes(limit)),
             url=html.escape(url, quote=True),
-            expires=esc(_date(link_expires(job, url))),
+            expires=esc(date_time(link_expires(job, url).astimezone(UTC))),
         ),
     ]
     if _is_group(job):
-        parts.append(texts.FOR_REQUESTER_HTML.format(requester=_requester(job)))
+        parts.append(_(texts.FOR_REQUESTER_HTML).format(requester=_requester(job)))
     return "\n".join(parts)
-
-
-def _date(when: datetime) -> str:
-    """``7 December 2026, 13:30 UTC``: a day nobody can misread, whatever their locale."""
-    when = when.astimezone(UTC)
-    return texts.EXPIRY_DATE.format(
-        day=when.day, month=f"{when:%B}", year=when.year, time=f"{when:%H:%M}"
-    )
 
 
 def job_line(job: Job, now: datetime) -> str:
     """One line of /jobs (HTML): its number, state, parameters and prompt; a failure's reason."""
     view = status_view(job)
     if view.phase is Phase.FAILED and view.reason:
-        state = texts.FAILED_BECAUSE_HTML.format(reason=esc(view.reason))
+        state = _(texts.FAILED_BECAUSE_HTML).format(reason=esc(view.reason))
     else:
         state = f"<b>{esc(_state(job, view, now))}</b>"
     return (
@@ -293,7 +288,17 @@ def job_line(job: Job, now: datetime) -> str:
 
 def videos(count: int) -> str:
     """``1 video``, ``2 videos``."""
-    return plural(count, texts.VIDEO_ONE, texts.VIDEO_MANY)
+    return ngettext("{count} video", "{count} videos", count).format(count=number(count))
+
+
+def jobs(count: int) -> str:
+    """``1 job``, ``2 jobs``."""
+    return ngettext("{count} job", "{count} jobs", count).format(count=number(count))
+
+
+def language_name(code: str | None) -> str:
+    """A language by its own name (``Русский``), as a person looking for theirs reads it."""
+    return LANGUAGES.get(code or "", code or "")
 
 
 def setting_values(defaults: Options) -> dict[str, str | None]:
@@ -303,33 +308,43 @@ def setting_values(defaults: Options) -> dict[str, str | None]:
         "model": defaults.model.value if defaults.model else None,
         "aspect_ratio": defaults.aspect_ratio,
         "resolution": defaults.resolution,
-        "duration": texts.SECONDS.format(seconds=defaults.duration) if defaults.duration else None,
-        "audio": None if audio is None else (texts.ON if audio else texts.OFF),
+        "duration": duration(defaults.duration) if defaults.duration else None,
+        "audio": None if audio is None else _(texts.ON if audio else texts.OFF),
         "count": videos(defaults.count) if defaults.count else None,
     }
 
 
-def settings_text(defaults: Options, *, is_group: bool) -> str:
-    """This chat's defaults; ``model default`` where none is saved."""
-    where = texts.THIS_GROUP if is_group else texts.THIS_CHAT
-    lines = [texts.SETTINGS_TITLE_HTML.format(where=where)]
+def settings_text(defaults: Options, *, is_group: bool, language: str | None = None) -> str:
+    """This chat's defaults, ``model default`` where none is saved; its language last."""
+    where = _(texts.THIS_GROUP if is_group else texts.THIS_CHAT)
+    shown = {
+        **setting_values(defaults),
+        "language": language_name(language) if language else _(texts.CHAT_LANGUAGE_NONE),
+    }
+    lines = [_(texts.SETTINGS_TITLE_HTML).format(where=esc(where))]
     lines += [
-        esc(texts.SETTING_LINE.format(name=texts.SETTING_NAMES[field], value=value))
-        for field, shown in setting_values(defaults).items()
-        for value in [shown or texts.MODEL_DEFAULT]
+        esc(
+            _(texts.SETTING_LINE).format(
+                name=_(texts.SETTING_NAMES[field]), value=value or _(texts.MODEL_DEFAULT)
+            )
+        )
+        for field, value in shown.items()
     ]
+    lines.append(esc(_(texts.CHAT_LANGUAGE_NOTE)))
     if is_group:
-        lines.append(texts.ADMINS_CHANGE)
+        lines.append(esc(_(texts.ADMINS_CHANGE)))
     return "\n".join(lines)
 
 
 def stats_text(stats: Stats) -> str:
     """/stats for admins: today's jobs by state, videos, failures, queue (HTML)."""
-    states = ", ".join(f"{s.value} {n}" for s, n in stats.by_status.items() if n)
-    return texts.STATS_HTML.format(
-        jobs=plural(stats.jobs, texts.JOBS_ONE, texts.JOBS_MANY),
-        states=esc(states or texts.NO_STATES),
-        videos=stats.videos_delivered,
-        failures=stats.failures,
-        waiting=stats.queue_length,
+    states = ", ".join(
+        f"{_(texts.STATUS_NAMES[s])} {number(n)}" for s, n in stats.by_status.items() if n
+    )
+    return _(texts.STATS_HTML).format(
+        jobs=jobs(stats.jobs),
+        states=esc(states or _(texts.NO_STATES)),
+        videos=number(stats.videos_delivered),
+        failures=number(stats.failures),
+        waiting=number(stats.queue_length),
     )

@@ -15,7 +15,8 @@ about 20 messages a minute in a group) or when many are live (``max_ticks_per_se
 of the overall budget). It re-reads each job before refreshing it, so it never
 shows a stale state over a newer one. Same-state edits from the core are
 throttled to ``min_edit_interval``. What was last shown is kept in memory only;
-after a restart the first call edits.
+after a restart the first call edits. Whoever calls, a status speaks the language
+its job was asked in (``job.language``), the ticker's refreshes included.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from telegram.error import BadRequest, TelegramError
 
 from adapters.telegram import render, texts
 from adapters.telegram.errors import is_not_modified, map_error
+from bot.i18n import _, speaking
 from bot.model.job import Job
 from bot.model.status import Action, Phase, status_view
 
@@ -50,9 +52,9 @@ _LABELS: dict[Action, str] = {
 
 def button(action: Action, job_id: int) -> InlineKeyboardButton:
     """A job button; its callback data ``keevx:<action>:<job>`` is all its state, so it
-    works after a restart."""
+    works after a restart. Its label speaks the language in use."""
     label = texts.AGAIN_ANYWAY_BUTTON if action is Action.AGAIN_ANYWAY else _LABELS[action]
-    return InlineKeyboardButton(label, callback_data=f"keevx:{action}:{job_id}")
+    return InlineKeyboardButton(_(label), callback_data=f"keevx:{action}:{job_id}")
 
 
 def confirm_again_markup(job_id: int) -> InlineKeyboardMarkup:
@@ -141,8 +143,7 @@ class StatusBoard:
         for a first reply; a failed edit is logged (the next one may pass).
         """
         now = self.now()
-        text = render.fit(render.status_text(job, now), html=True)
-        markup = self._markup(job)
+        text, markup = self._render(job, now)
         shown = self._shown.get(job.id)
         message_id = (
             shown.message_id
@@ -257,10 +258,10 @@ class StatusBoard:
                 self._shown.pop(job.id, None)  # whoever ended it shows the ending
                 continue
             fresh = fresh.evolve(usual_seconds=job.usual_seconds)
-            text = render.fit(render.status_text(fresh, now), html=True)
+            text, markup = self._render(fresh, now)
             if text == shown.text:
                 continue
-            await self._queue(_Edit(fresh, shown.message_id, text, self._markup(fresh)))
+            await self._queue(_Edit(fresh, shown.message_id, text, markup))
 
     async def _send(
         self, job: Job, text: str, markup: InlineKeyboardMarkup | None, now: datetime
@@ -293,7 +294,10 @@ class StatusBoard:
             self._shown[job.id] = _Shown(message_id, job, text, now)
 
     @staticmethod
-    def _markup(job: Job) -> InlineKeyboardMarkup | None:
-        actions = status_view(job).actions
-        row = [button(action, job.id) for action in _LABELS if action in actions]
-        return InlineKeyboardMarkup([row]) if row else None
+    def _render(job: Job, now: datetime) -> tuple[str, InlineKeyboardMarkup | None]:
+        """The status text and buttons, in the job's language whoever asks for them."""
+        with speaking(job.language):
+            text = render.fit(render.status_text(job, now), html=True)
+            actions = status_view(job).actions
+            row = [button(action, job.id) for action in _LABELS if action in actions]
+        return text, InlineKeyboardMarkup([row]) if row else None

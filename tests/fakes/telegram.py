@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -161,7 +162,8 @@ class FakeTelegram:
         self.files: dict[str, FakeFile] = {}
         self.messages: dict[tuple[int, int], JSONDict] = {}
         self.webhook: JSONDict = {"url": "", "secret_token": None}
-        self.commands: list[JSONDict] = []
+        self.commands: list[JSONDict] = []  # the default list (no language_code)
+        self.commands_by_language: dict[str, list[JSONDict]] = {}
         self.confirmed_offset = 0
         self.blocked: set[int] = set()
         self.missing: set[int] = set()
@@ -325,11 +327,18 @@ class FakeTelegram:
 
     @staticmethod
     def user(
-        user_id: int = 1001, first_name: str = "Ann", username: str | None = "ann"
+        user_id: int = 1001,
+        first_name: str = "Ann",
+        username: str | None = "ann",
+        *,
+        language_code: str | None = None,
     ) -> JSONDict:
+        """A person; ``language_code`` is their app's language (an IETF tag: ``ru``, ``pt-br``)."""
         u: JSONDict = {"id": user_id, "is_bot": False, "first_name": first_name}
         if username:
             u["username"] = username
+        if language_code:
+            u["language_code"] = language_code
         return u
 
     @staticmethod
@@ -635,7 +644,19 @@ class FakeTelegram:
         }
 
     async def _m_setMyCommands(self, p: JSONDict, f: dict[str, Upload]) -> Any:
-        self.commands = list(p.get("commands") or [])
+        commands = list(p.get("commands") or [])
+        for c in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", c.get("command", "")):
+                raise _ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(c.get("description", "")) <= 256:
+                raise _ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        language = p.get("language_code") or ""
+        if language and not re.fullmatch(r"[a-z]{2}", language):  # two-letter ISO 639-1
+            raise _ApiError(400, "Bad Request: LANG_CODE_INVALID")
+        if language:
+            self.commands_by_language[language] = commands
+        else:
+            self.commands = commands
         return True
 
     async def _m_sendMessage(self, p: JSONDict, f: dict[str, Upload]) -> Any:
