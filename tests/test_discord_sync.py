@@ -33,6 +33,7 @@ async def test_global_sync_only_when_the_commands_changed(
         "video",
         "jobs",
         "settings",
+        "language",
         "stats",
         "help",
         "Make a video",
