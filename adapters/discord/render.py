@@ -237,9 +237,7 @@ def settings_text(defaults: Options, language: str | None = None) -> str:
         elif name == "duration":
             values.append(duration(value))
         elif name == "audio":
-            values.append(
-                _(texts.SETTING_ITEMS[name]).format(value=_(texts.ON if value else texts.OFF))
-            )
+            values.append(_(texts.AUDIO_ON if value else texts.AUDIO_OFF))
         else:
             values.append(_(texts.SETTING_ITEMS[name]).format(value=value))
     if language is not None:
@@ -252,9 +250,7 @@ def settings_text(defaults: Options, language: str | None = None) -> str:
 def stats_text(stats: Stats) -> str:
     """/stats for admins: today's jobs by state, videos, failures, queue length."""
     states = ", ".join(
-        _(texts.STATE_COUNT).format(state=_(texts.STATES[s]), count=number(n))
-        for s, n in stats.by_status.items()
-        if n
+        _(texts.STATES[s]).format(count=number(n)) for s, n in stats.by_status.items() if n
     )
     return _(texts.STATS).format(
         jobs=ngettext("{count} job", "{count} jobs", stats.jobs).format(count=number(stats.jobs)),

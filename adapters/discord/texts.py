@@ -68,21 +68,20 @@ STATS: Final = N_(
     "**Today (UTC)**: {jobs} — {states}\n"
     "Videos delivered: {videos} · failures: {failures} · waiting in line: {waiting}"
 )
-STATE_COUNT: Final = N_("{state} {count}")
-STATES: Final[dict[JobStatus, str]] = {
-    JobStatus.RECEIVED: N_("received"),
-    JobStatus.UPLOADING: N_("uploading"),
-    JobStatus.SUBMITTING: N_("submitting"),
-    JobStatus.SUBMITTED: N_("submitted"),
-    JobStatus.SUCCEEDED: N_("succeeded"),
-    JobStatus.DELIVERED: N_("delivered"),
-    JobStatus.FAILED: N_("failed"),
-    JobStatus.EXPIRED: N_("expired"),
-    JobStatus.UNKNOWN: N_("unknown"),
-    JobStatus.UNDELIVERABLE: N_("undeliverable"),
-    JobStatus.CANCELLED: N_("cancelled"),
+STATES: Final[dict[JobStatus, str]] = {  # how many jobs are in each
+    JobStatus.RECEIVED: N_("received {count}"),
+    JobStatus.UPLOADING: N_("uploading {count}"),
+    JobStatus.SUBMITTING: N_("submitting {count}"),
+    JobStatus.SUBMITTED: N_("submitted {count}"),
+    JobStatus.SUCCEEDED: N_("succeeded {count}"),
+    JobStatus.DELIVERED: N_("delivered {count}"),
+    JobStatus.FAILED: N_("failed {count}"),
+    JobStatus.EXPIRED: N_("expired {count}"),
+    JobStatus.UNKNOWN: N_("unknown {count}"),
+    JobStatus.UNDELIVERABLE: N_("undeliverable {count}"),
+    JobStatus.CANCELLED: N_("cancelled {count}"),
 }
-NO_STATES: Final = N_("none")
+NO_STATES: Final = N_("none so far")
 STATS_ADMINS_ONLY: Final = N_("Only the bot's admins can see /stats.")
 
 # Mentions
@@ -126,11 +125,10 @@ SETTING_ITEMS: Final = {
     "model": N_("model {value}"),
     "aspect_ratio": N_("aspect ratio {value}"),
     "resolution": N_("resolution {value}"),
-    "audio": N_("audio {value}"),
     "language": N_("language {value}"),
 }
-ON: Final = N_("on")
-OFF: Final = N_("off")
+AUDIO_ON: Final = N_("with audio")
+AUDIO_OFF: Final = N_("without audio")
 SETTINGS_NEED_MANAGE_SERVER: Final = N_(
     "Only members with Manage Server can change this server's defaults."
 )
