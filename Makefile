@@ -26,7 +26,7 @@ compile-catalogs:  ## .po → .mo (done by the install; the .mo files are not in
 catalogs: $(STAMP)
 	@for spec in $(DOMAINS); do \
 	  domain=$${spec%%:*}; sources=$${spec#*:}; \
-	  $(BIN)/pybabel -q extract --sort-by-file --no-wrap -k N_ -k ngettext:1,2 \
+	  $(BIN)/pybabel -q extract --sort-by-file --no-wrap -k N_ -k ngettext:1,2 -k plural:2,3 \
 	    --project keevx-bot -o $(LOCALES)/$$domain.pot $$sources || exit 1; \
 	  for dir in $(LOCALES)/*/LC_MESSAGES; do \
 	    lang=$$(basename $$(dirname $$dir)); \

@@ -41,21 +41,20 @@ def test_the_six_languages_are_there() -> None:
 
 @pytest.mark.parametrize("domain", DOMAINS)
 @pytest.mark.parametrize("language", TRANSLATED)
-def test_every_message_is_translated_with_the_same_placeholders(
-    language: str, domain: str
-) -> None:
+def test_every_message_is_translated_with_the_same_placeholders(language: str, domain: str) -> None:
     wanted = {m.id for m in template(domain) if m.id}
     found = catalog(language, domain)
     problems: list[str] = []
     for message in found:
         if not message.id:
             continue
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        ids = [str(i) for i in (message.id if message.pluralizable else [message.id])]
+        raw = message.string if isinstance(message.string, (tuple, list)) else [message.string]
+        strings = [s or "" for s in raw]
         if message.fuzzy or not all(strings):
             problems.append(f"untranslated: {ids[0]!r}")
             continue
-        if isinstance(message.id, tuple) and len(strings) != found.num_plurals:
+        if message.pluralizable and len(strings) != found.num_plurals:
             problems.append(f"{len(strings)} plural forms, not {found.num_plurals}: {ids[0]!r}")
         for text in strings:
             if fields(text) != fields(ids[-1]) and fields(text) != fields(ids[0]):

@@ -7,9 +7,9 @@ each adapter arranges and formats them, adding only what its platform alone offe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
+from bot.i18n import N_, _, number
 from bot.model.rules import (
     DEFAULT_MODEL,
     MODEL_RULES,
@@ -36,33 +36,17 @@ USAGE: Final = (
 )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Help:
-    """What /help says, as plain text (no markup) in the order it is usually shown.
-
-    ``tips`` are Keevx's own advice for prompts and photos, one sentence each.
-    """
-
-    intro: str
-    usage: str
-    models: tuple[str, ...]
-    defaults: str
-    example: str
-    narration: str
-    tips_heading: str
-    tips: tuple[str, ...]
-
-
 # The sentences, with named placeholders filled from the rules table.
-_MODEL_LINE = (
+_MODEL_LINE = N_(
     "• Model {model} ({kind}): {images} photos; {ratios}; {resolutions}; {durations};"
     " {audio}; {counts} videos; prompt up to {chars} characters."
 )
-_SAME_DURATIONS = "{seconds} s"
-_DURATIONS = "{one} s with one photo, {several} s with several"
-_DEFAULT_MODEL = "model {model}"
-_DEFAULT_MODELS = "model {model} (model {wider} when you send {low} to {high} photos)"
-_DEFAULTS = (
+_KINDS = {"general": N_("general"), "multi-reference": N_("multi-reference")}
+_SAME_DURATIONS = N_("{seconds} s")
+_DURATIONS = N_("{one} s with one photo, {several} s with several")
+_DEFAULT_MODEL = N_("model {model}")
+_DEFAULT_MODELS = N_("model {model} (model {wider} when you send {low} to {high} photos)")
+_DEFAULTS = N_(
     "Defaults: {model}, {ratio}, {resolution}, the model's shortest duration, no audio, {videos}."
 )
 
@@ -70,21 +54,22 @@ _DEFAULTS = (
 def _model_line(rules: ModelRules) -> str:
     """One model's limits, e.g. ``• Model V (general): 1 to 3 photos; …``."""
     if rules.single_durations == rules.multi_durations:
-        durations = _SAME_DURATIONS.format(seconds=join_or(rules.single_durations))
+        durations = _(_SAME_DURATIONS).format(seconds=join_or(rules.single_durations))
     else:
-        durations = _DURATIONS.format(
+        durations = _(_DURATIONS).format(
             one=join_or(rules.single_durations), several=join_or(rules.multi_durations)
         )
-    return _MODEL_LINE.format(
+    kind = _KINDS.get(rules.kind)
+    return _(_MODEL_LINE).format(
         model=rules.model,
-        kind=rules.kind,
+        kind=_(kind) if kind else rules.kind,
         images=span_text(tuple(range(1, rules.max_images + 1))),
         ratios=join_or(rules.aspect_ratios),
         resolutions=join_or(rules.resolutions),
         durations=durations,
-        audio="audio available" if rules.audio else "no audio",
+        audio=_("audio available") if rules.audio else _("no audio"),
         counts=span_text(rules.counts),
-        chars=rules.max_prompt_chars,
+        chars=number(rules.max_prompt_chars),
     )
 
 
@@ -92,15 +77,15 @@ def _defaults_line() -> str:
     default = MODEL_RULES[DEFAULT_MODEL]
     wider = next((r for r in MODEL_RULES.values() if r.max_images > default.max_images), None)
     if wider is None:
-        model = _DEFAULT_MODEL.format(model=DEFAULT_MODEL)
+        model = _(_DEFAULT_MODEL).format(model=DEFAULT_MODEL)
     else:
-        model = _DEFAULT_MODELS.format(
+        model = _(_DEFAULT_MODELS).format(
             model=DEFAULT_MODEL,
             wider=wider.model,
             low=default.max_images + 1,
             high=wider.max_images,
         )
-    return _DEFAULTS.format(
+    return _(_DEFAULTS).format(
         model=model,
         ratio=default.aspect_ratios[0],
         resolution=default.resolutions[0],
@@ -108,24 +93,54 @@ def _defaults_line() -> str:
     )
 
 
-HELP: Final = Help(
-    intro="I turn your photos into short AI videos with Keevx.",
-    usage=f"Usage: {USAGE}",
-    models=tuple(_model_line(r) for r in MODEL_RULES.values()),
-    defaults=_defaults_line(),
-    example=(
-        "Example: /video waves crashing on the beach at sunset --ar 9:16 --res 1080p"
-        " --duration 6 --audio"
-    ),
-    narration=(
-        'Narration: add Speak "your words" to the prompt, e.g. /video a chef smiles at the'
-        ' camera Speak "Welcome to our channel" --audio'
-    ),
-    tips_heading="Tips for a good video:",
-    tips=(
-        "• Name the subject and the scene: who or what is in the photo, and where.",
-        "• Say what should happen: the action, from start to end.",
-        "• Set the mood, and add visual details such as lighting, colour and texture.",
-        "• Photos work best when they are sharp, evenly lit and centred on the subject.",
-    ),
-)
+class Help:
+    """What /help says, as plain text (no markup) in the order it is usually shown,
+    in the language in use when each part is read.
+
+    ``tips`` are Keevx's own advice for prompts and photos, one sentence each.
+    """
+
+    @property
+    def intro(self) -> str:
+        return _("I turn your photos into short AI videos with Keevx.")
+
+    @property
+    def usage(self) -> str:
+        return _("Usage: {usage}").format(usage=USAGE)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(_model_line(r) for r in MODEL_RULES.values())
+
+    @property
+    def defaults(self) -> str:
+        return _defaults_line()
+
+    @property
+    def example(self) -> str:
+        return _("Example: {example}").format(
+            example="/video waves crashing on the beach at sunset --ar 9:16 --res 1080p"
+            " --duration 6 --audio"
+        )
+
+    @property
+    def narration(self) -> str:
+        return _('Narration: add Speak "your words" to the prompt, e.g. {example}').format(
+            example='/video a chef smiles at the camera Speak "Welcome to our channel" --audio'
+        )
+
+    @property
+    def tips_heading(self) -> str:
+        return _("Tips for a good video:")
+
+    @property
+    def tips(self) -> tuple[str, ...]:
+        return (
+            _("• Name the subject and the scene: who or what is in the photo, and where."),
+            _("• Say what should happen: the action, from start to end."),
+            _("• Set the mood, and add visual details such as lighting, colour and texture."),
+            _("• Photos work best when they are sharp, evenly lit and centred on the subject."),
+        )
+
+
+HELP: Final = Help()

@@ -8,6 +8,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
+from bot.i18n import _, ngettext
+
 __all__ = [
     "DEFAULT_MODEL",
     "MAX_IMAGES",
@@ -121,15 +123,16 @@ class Options:
 def join_or(items: Iterable[object]) -> str:
     """``a``, ``a or b``, ``a, b or c``: how allowed values read in a sentence."""
     words = [str(i) for i in items]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    if len(words) == 1:
+        return words[0]
+    return _("{first} or {last}").format(first=", ".join(words[:-1]), last=words[-1])
 
 
 def plural(count: int, one: str, many: str) -> str:
-    """``one`` or ``many`` with ``{count}`` filled in: ``1 job``, ``2 jobs``.
-
-    The two forms are whole phrases, as gettext's ``ngettext`` takes them.
-    """
-    return (one if count == 1 else many).format(count=count)
+    """``one`` or ``many`` with ``{count}`` filled in: ``1 job``, ``2 jobs``, in the
+    language in use by its own plural rules (``ngettext``; the catalogs are extracted
+    with ``plural`` as a keyword, so literal forms passed here are found)."""
+    return ngettext(one, many, count).format(count=count)
 
 
 def echo(value: object) -> str:
@@ -146,7 +149,7 @@ def echo(value: object) -> str:
 def span_text(values: tuple[int, ...]) -> str:
     """``1 to 4`` for a run of integers, else the values joined with *or*."""
     if len(values) > 2 and list(values) == list(range(values[0], values[-1] + 1)):
-        return f"{values[0]} to {values[-1]}"
+        return _("{low} to {high}").format(low=values[0], high=values[-1])
     return join_or(values)
 
 
