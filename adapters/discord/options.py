@@ -14,7 +14,7 @@ from typing import Any
 from discord import app_commands
 
 from adapters.discord.translator import CHOICE_LIMIT, said
-from bot.i18n import LANGUAGES, N_, _, duration, number
+from bot.i18n import LANGUAGES, N_, _, number
 from bot.model.request import MAX_PROMPT_CHARS, MODEL_RULES, ModelRules
 from bot.model.rules import MAX_IMAGES, join_or, values_for
 
@@ -26,6 +26,7 @@ __all__ = [
     "descriptions",
     "language_choices",
     "model_help",
+    "seconds",
 ]
 
 COUNT_MIN, COUNT_MAX = min(values_for("count")), max(values_for("count"))
@@ -58,7 +59,7 @@ def choices() -> dict[str, list[app_commands.Choice[Any]]]:
         ],
         "resolution": [app_commands.Choice(name=str(r), value=r) for r in values_for("resolution")],
         "duration": [
-            app_commands.Choice(name=said(partial(duration, d), limit=CHOICE_LIMIT), value=d)
+            app_commands.Choice(name=said(partial(seconds, d), limit=CHOICE_LIMIT), value=d)
             for d in values_for("duration")
         ],
     }
@@ -71,11 +72,16 @@ def language_choices(forget: str) -> list[app_commands.Choice[str]]:
     return [*own, app_commands.Choice(name=said(lambda: _(forget)), value=NO_LANGUAGE)]
 
 
+def seconds(value: object) -> str:
+    """``6 s``: a video's duration as the help and the option lists write it."""
+    return _("{seconds} s").format(seconds=value)
+
+
 def _durations(rules: ModelRules) -> str:
     single = "/".join(str(d) for d in rules.single_durations)
     multi = "/".join(str(d) for d in rules.multi_durations)
     if single == multi:
-        return _("{seconds} s").format(seconds=single)
+        return seconds(single)
     return _("{seconds} s ({several} s with several images)").format(seconds=single, several=multi)
 
 

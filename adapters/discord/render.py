@@ -21,6 +21,7 @@ import discord
 
 from adapters.base import Video
 from adapters.discord import texts
+from adapters.discord.options import seconds
 from bot.errors import LimitReached, RequestInvalid
 from bot.i18n import LANGUAGES, _, duration, ngettext, number
 from bot.jobs.limits import Stats
@@ -235,7 +236,7 @@ def settings_text(defaults: Options, language: str | None = None) -> str:
         if name == "count":
             values.append(ngettext("{count} video", "{count} videos", value).format(count=value))
         elif name == "duration":
-            values.append(duration(value))
+            values.append(seconds(value))
         elif name == "audio":
             values.append(_(texts.AUDIO_ON if value else texts.AUDIO_OFF))
         else:
