@@ -164,7 +164,7 @@ async def slash_video(bot: Bot, count: int = 1, **options: Any) -> dict[str, Any
 
 async def test_commands_are_synced_to_the_guild(bot: Bot) -> None:
     names = {c["name"]: c for c in bot.fake.commands[FakeDiscord.GUILD_ID]}
-    assert set(names) == {"video", "jobs", "settings", "stats", "help", "Make a video"}
+    assert set(names) == {"video", "jobs", "settings", "language", "stats", "help", "Make a video"}
     video = names["video"]
     options = {o["name"]: o for o in video["options"]}
     assert options["image"]["type"] == 11 and not options["image"].get("required")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -136,3 +137,29 @@ async def test_client_resumes_after_the_gateway_drops(fake: FakeDiscord) -> None
     finally:
         await client.close()
         await asyncio.wait_for(task, 5)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        {"name": "Video", "description": "d", "type": 1},  # slash names are lowercase
+        {"name": "video", "description": "d" * 101, "type": 1},
+        {"name": "video", "description": "d", "type": 1, "name_localizations": {"xx": "v"}},
+        {
+            "name": "video",
+            "description": "d",
+            "type": 1,
+            "options": [{"name": "a", "description": "d", "type": 3, "choices": [{"name": ""}]}],
+        },
+        {"name": "Make a video" * 3, "type": 3},
+    ],
+)
+async def test_commands_discord_would_refuse_are_refused(
+    fake: FakeDiscord, command: dict[str, object]
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        url = f"{fake.api_url}/applications/{fake.APP_ID}/commands"
+        async with http.put(url, json=[command]) as response:
+            assert response.status == 400
+            assert (await response.json())["code"] == 50035
+    assert None not in fake.commands

@@ -9,6 +9,7 @@ import discord
 import pytest
 
 from adapters.discord.errors import token_expired, translate
+from adapters.discord.translator import CatalogTranslator
 from bot.errors import DeliveryError, RecipientGone, TooLarge
 from bot.keevx.sandbox import Sandbox
 from bot.settings import Settings
@@ -33,6 +34,7 @@ async def test_global_sync_only_when_the_commands_changed(
         "video",
         "jobs",
         "settings",
+        "language",
         "stats",
         "help",
         "Make a video",
@@ -41,6 +43,25 @@ async def test_global_sync_only_when_the_commands_changed(
         pass
     assert len(fake.find_calls("PUT", f"/applications/{fake.APP_ID}/commands")) == 1
     assert not fake.find_calls("PUT", f"/applications/{fake.APP_ID}/guilds/")
+
+
+async def test_global_sync_again_when_a_translation_changed(
+    settings: Settings, fake: FakeDiscord, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_bot(settings, fake, sandbox, guild_ids=()):
+        pass
+    translate = CatalogTranslator.translate
+
+    async def corrected(self: CatalogTranslator, *args: Any) -> str | None:
+        text = await translate(self, *args)  # as if a catalog's translation was corrected
+        return text.replace("Keevx", "KEEVX") if text else text
+
+    monkeypatch.setattr(CatalogTranslator, "translate", corrected)
+    async with running_bot(settings, fake, sandbox, guild_ids=()):  # same commands, new words
+        pass
+    assert len(fake.find_calls("PUT", f"/applications/{fake.APP_ID}/commands")) == 2
+    video = next(c for c in fake.commands[None] if c["name"] == "video")
+    assert video["description_localizations"]["ru"] == "Превратите фото в видео с ИИ от KEEVX"
 
 
 class _Response:

@@ -18,6 +18,7 @@ from adapters.discord import render, texts
 from adapters.discord.intake import Intake
 from adapters.discord.views import confirm_view
 from bot.errors import RequestInvalid
+from bot.i18n import _
 from bot.jobs.service import NOT_YOURS_AGAIN
 from bot.model.job import Job
 from bot.model.status import CONFIRM_AGAIN, Action, status_view
@@ -48,23 +49,23 @@ class Buttons:
     ) -> None:
         job = await self._intake.service.get(job_id)
         if job is None:
-            await _tell(interaction, texts.NO_JOB_ANY_MORE.format(job=job_id))
+            await _tell(interaction, _(texts.NO_JOB_ANY_MORE).format(job=job_id))
             return
         user = str(interaction.user.id)
         requester = user == job.target.user_id
         moderator = interaction.permissions.manage_messages
         if action in (Action.AGAIN, Action.AGAIN_ANYWAY):
             if not requester:
-                await _tell(interaction, NOT_YOURS_AGAIN.format(job=job_id))
+                await _tell(interaction, _(NOT_YOURS_AGAIN).format(job=job_id))
             elif action is Action.AGAIN and status_view(job).confirm_again:
                 await interaction.response.send_message(
-                    CONFIRM_AGAIN.format(job=job_id), view=confirm_view(job_id), ephemeral=True
+                    _(CONFIRM_AGAIN).format(job=job_id), view=confirm_view(job_id), ephemeral=True
                 )
             else:
                 await self._intake.again(interaction, job)
         elif not (requester or moderator):
             refusal = texts.DELETE_NOT_YOURS if action is Action.DELETE else texts.CANCEL_NOT_YOURS
-            await _tell(interaction, refusal.format(job=job_id))
+            await _tell(interaction, _(refusal).format(job=job_id))
         elif action is Action.DELETE:
             await self._delete(interaction, job)
         else:
@@ -86,7 +87,7 @@ class Buttons:
                 continue
             except discord.HTTPException as exc:
                 log.warning("job %s: result %s not deleted (code %s)", job.id, message_id, exc.code)
-                await _tell(interaction, texts.DELETE_FAILED)
+                await _tell(interaction, _(texts.DELETE_FAILED))
                 return
         log.info("job %s: result deleted by %s", job.id, interaction.user.id)
 

@@ -35,6 +35,7 @@ from adapters.discord.intake import PLATFORM, Intake
 from adapters.discord.sessions import Origin, Session, Sessions
 from adapters.discord.views import result_view, status_view
 from bot.errors import DeliveryError, RecipientGone
+from bot.i18n import _, speaking
 from bot.jobs.service import JobService
 from bot.model.job import Job, JobStatus, Target
 from bot.settings import Settings
@@ -228,28 +229,34 @@ class DiscordAdapter:
         """Create or edit the job's one status message; skip the edit when nothing changed.
 
         Edits the interaction's response while its token is usable, else the
-        message by id with the bot token (a deleted one is posted anew).
+        message by id with the bot token (a deleted one is posted anew). In the job's
+        language, whoever's click (a moderator's Cancel) made the change.
         Raises ``RecipientGone`` when the bot may not post there.
         """
-        async with self._showing.setdefault(job.id, asyncio.Lock()):  # one edit at a time
-            content = render.status_text(job)
-            shown_id, shown = self._shown.get(job.id, (None, None))
-            if shown == content and job.status_message_id in (None, shown_id):
-                return shown_id  # nothing changed: no edit
-            view = status_view(job)
-            message_id: str | None = None
-            session = await self._sessions.ready(job)
-            if session is not None:
-                message_id = await self._status_by_interaction(job, session, content, view)
-            if message_id is None:
-                message_id = await self._status_by_bot(job, content, view)
-            if job.status.terminal:
-                self._shown.pop(job.id, None)
-                self._showing.pop(job.id, None)
-                self._sessions.drop(job)
-            elif message_id is not None:
-                self._shown[job.id] = (message_id, content)
-            return message_id
+        lock = self._showing.setdefault(job.id, asyncio.Lock())
+        with speaking(job.language):
+            async with lock:  # one edit at a time
+                return await self._show_status(job)
+
+    async def _show_status(self, job: Job) -> str | None:
+        content = render.status_text(job)
+        shown_id, shown = self._shown.get(job.id, (None, None))
+        if shown == content and job.status_message_id in (None, shown_id):
+            return shown_id  # nothing changed: no edit
+        view = status_view(job)
+        message_id: str | None = None
+        session = await self._sessions.ready(job)
+        if session is not None:
+            message_id = await self._status_by_interaction(job, session, content, view)
+        if message_id is None:
+            message_id = await self._status_by_bot(job, content, view)
+        if job.status.terminal:
+            self._shown.pop(job.id, None)
+            self._showing.pop(job.id, None)
+            self._sessions.drop(job)
+        elif message_id is not None:
+            self._shown[job.id] = (message_id, content)
+        return message_id
 
     async def _first_status(self, job: Job) -> None:
         """Show a job made from an interaction in the interaction's response, at once, and
@@ -316,6 +323,10 @@ class DiscordAdapter:
         Raises ``TooLarge`` (Discord refused the size: the core resends a link),
         ``RecipientGone`` (no permission, channel gone) or ``DeliveryError``.
         """
+        with speaking(job.language):
+            return await self._deliver(job, video)
+
+    async def _deliver(self, job: Job, video: Video) -> str:
         session = await self._sessions.ready(job)
         if session is not None and session.origin not in (Origin.SLASH, Origin.AGAIN):
             session = None  # context-menu jobs answer the message they were made from
@@ -364,13 +375,14 @@ class DiscordAdapter:
         return str(msg.id)
 
     async def _explain(self, job: Job, text: str) -> None:
-        """Tell the requester privately, while an interaction of the job is still usable."""
+        """Tell the requester privately, while an interaction of the job is still usable
+        (``text``: a sentence of :mod:`texts`, said here)."""
         session = self._sessions.get(job)
         if session is None:
             return
         with contextlib.suppress(discord.HTTPException, DeliveryError):
             await session.interaction.followup.send(
-                render.fit(texts.ABOUT_JOB.format(job=job.id, text=text)),
+                render.fit(_(texts.ABOUT_JOB).format(job=job.id, text=_(text))),
                 ephemeral=True,
                 allowed_mentions=_NO_PINGS,
             )

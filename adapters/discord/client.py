@@ -1,13 +1,15 @@
 """The discord.py client: one-time setup, mentions, and button clicks.
 
 ``setup_hook`` (run once per login, never again on reconnects) registers the
-button template. Commands are synced by the instance that holds the gateway
-(:func:`sync_commands`, called by the adapter). Sync policy: with
+button template and the translator that gives the commands' texts in each language.
+Commands are synced by the instance that holds the gateway (:func:`sync_commands`,
+called by the adapter). Sync policy: with
 ``DISCORD_GUILD_IDS`` the commands are copied to those guilds and synced there
 (instant, and cheap); without, they are synced globally only when the command set
 changed since the last global sync, judged by a hash kept in the store, which
 every instance shares (global sync takes a while to reach clients and is rate
-limited, so it is never done on every start).
+limited, so it is never done on every start). The hash covers the translations, so a
+changed catalog is synced too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from adapters.discord.actions import Buttons
 from adapters.discord.commands import build_tree
 from adapters.discord.intake import Intake
 from adapters.discord.metered import metered_trace
+from adapters.discord.translator import CatalogTranslator
 from adapters.discord.views import Action, JobButton
 
 __all__ = ["VideoBotClient", "commands_digest", "sync_commands"]
@@ -34,9 +37,13 @@ __all__ = ["VideoBotClient", "commands_digest", "sync_commands"]
 log = logging.getLogger(__name__)
 
 
-def commands_digest(tree: app_commands.CommandTree[Any]) -> str:
-    """A hash of the global command payloads as they would be synced."""
-    payload = [cmd.to_dict(tree) for cmd in tree.get_commands()]
+async def commands_digest(tree: app_commands.CommandTree[Any]) -> str:
+    """A hash of the global command payloads as they would be synced, translations included."""
+    translator = tree.translator
+    payload = [
+        await cmd.get_translated_payload(tree, translator) if translator else cmd.to_dict(tree)
+        for cmd in tree.get_commands()
+    ]
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -57,7 +64,7 @@ async def sync_commands(
             log.info("synced %d commands to guild %s", len(synced), guild_id)
         return
     key = f"discord:global-commands:{application_id}"
-    digest = commands_digest(tree)
+    digest = await commands_digest(tree)
     if await state.get_state(key, datetime.now(UTC)) == digest:
         log.info("global commands unchanged since the last sync: not syncing")
         return
@@ -95,6 +102,7 @@ class VideoBotClient(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(JobButton)
+        await self.tree.set_translator(CatalogTranslator())
 
     async def on_message(self, message: discord.Message) -> None:
         me = self.user
@@ -106,4 +114,5 @@ class VideoBotClient(discord.Client):
     async def on_job_button(
         self, interaction: discord.Interaction[Any], action: Action, job_id: int
     ) -> None:
-        await self.buttons.handle(interaction, action, job_id)
+        async with self.intake.speaking_to(interaction):
+            await self.buttons.handle(interaction, action, job_id)

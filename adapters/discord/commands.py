@@ -1,10 +1,12 @@
-"""The application commands: ``/video``, ``/jobs``, ``/settings``, ``/stats``, ``/help`` and
-"Make a video".
+"""The application commands: ``/video``, ``/jobs``, ``/settings``, ``/language``, ``/stats``,
+``/help`` and "Make a video".
 
-Option choices, ranges and descriptions are written from
-:data:`bot.model.rules.MODEL_RULES`, so they offer and state each model's limits
+Option choices, ranges and descriptions (:mod:`adapters.discord.options`) are written
+from :data:`bot.model.rules.MODEL_RULES`, so they offer and state each model's limits
 as the core enforces them; the core still validates and refuses with its own
-sentence.
+sentence. Discord shows them in each reader's language through
+:mod:`adapters.discord.translator`. Each command answers in its user's language
+(:meth:`Intake.speaking_to`).
 """
 
 from __future__ import annotations
@@ -17,86 +19,38 @@ from discord import app_commands
 
 from adapters.discord import render, texts
 from adapters.discord.intake import PLATFORM, Intake, image_attachments
-from adapters.discord.sessions import Origin
-from bot.errors import RequestInvalid
-from bot.model.request import (
-    MAX_PROMPT_CHARS,
-    MODEL_RULES,
-    Model,
-    ModelRules,
-    Options,
-    validate_options,
+from adapters.discord.options import (
+    COUNT_MAX,
+    COUNT_MIN,
+    choices,
+    descriptions,
+    language_choices,
+    model_help,
 )
-from bot.model.rules import MAX_IMAGES, join_or, values_for
+from adapters.discord.sessions import Origin
+from adapters.discord.translator import CHOICE_LIMIT, cut, said
+from bot.errors import RequestInvalid
+from bot.i18n import LANGUAGES, N_, _, language_of
+from bot.model.request import MAX_PROMPT_CHARS, MODEL_RULES, Model, Options, validate_options
 
 __all__ = ["PromptModal", "build_tree"]
 
 log = logging.getLogger(__name__)
 
-COUNT_MIN, COUNT_MAX = min(values_for("count")), max(values_for("count"))
 
-
-def _choices() -> dict[str, list[app_commands.Choice[Any]]]:
-    """The options with a fixed set of values, as the rules table lists them.
-
-    A fresh list per command: discord.py keeps the list it is given.
-    """
-    fixed = {
-        name: [app_commands.Choice(name=str(v), value=v) for v in values_for(name)]
-        for name in ("aspect_ratio", "resolution", "duration")
-    }
-    return {"model": [app_commands.Choice(name=str(m), value=str(m)) for m in MODEL_RULES]} | fixed
-
-
-def _durations(rules: ModelRules) -> str:
-    single = "/".join(str(d) for d in rules.single_durations)
-    multi = "/".join(str(d) for d in rules.multi_durations)
-    return f"{single} s" if single == multi else f"{single} s ({multi} s with several images)"
-
-
-def _model_help(rules: ModelRules) -> str:
-    audio = ", audio" if rules.audio else ""
-    images = f"1-{rules.max_images} images"
-    return f"{rules.model}: {images}, {_durations(rules)}, ≤{rules.resolutions[-1]}{audio}"
-
-
-def _orientation(ratio: str) -> str:
-    width, height = (int(n) for n in ratio.split(":"))
-    return "landscape" if width > height else "portrait" if width < height else "square"
-
-
-def _image_limits() -> str:
-    return ", ".join(f"{r.model} takes up to {r.max_images}" for r in MODEL_RULES.values())
-
-
-DESCRIPTIONS = {
-    "prompt": f"What should happen in the video (at most {MAX_PROMPT_CHARS} characters); "
-    "links to images work as photos",
-    "image": "The photo to animate (JPG, PNG or WebP, up to 20 MB), or its link in the prompt",
-    "model": " · ".join(_model_help(r) for r in MODEL_RULES.values())[:100],
-    "aspect_ratio": join_or(f"{a} ({_orientation(a)})" for a in values_for("aspect_ratio")),
-    "resolution": " · ".join(
-        f"{r.model}: {', '.join(r.resolutions)}" for r in MODEL_RULES.values()
-    ),
-    "duration": " · ".join(f"{r.model}: {_durations(r)}" for r in MODEL_RULES.values())[:100],
-    "audio": " · ".join(
-        f"{r.model}: {'with sound' if r.audio else 'silent only'}" for r in MODEL_RULES.values()
-    ),
-    "count": f"How many videos to make from this request ({COUNT_MIN}-{COUNT_MAX})",
-    **{f"image{n}": f"Another photo ({_image_limits()})" for n in range(2, MAX_IMAGES + 1)},
-}
-
-
-class PromptModal(discord.ui.Modal, title="Make a video"):
-    """Asks for the prompt (and the model) for the photos of one message."""
+class PromptModal(discord.ui.Modal):
+    """Asks for the prompt (and the model) for the photos of one message, in the
+    language in use when it is made (its opener's)."""
 
     def __init__(self, intake: Intake, message: discord.Message, *, opened_by: int) -> None:
         # One modal per opening interaction: two people may open it on one message.
-        super().__init__(custom_id=f"keevx:make:{opened_by}", timeout=900)
+        super().__init__(
+            title=_(texts.MODAL_TITLE), custom_id=f"keevx:make:{opened_by}", timeout=900
+        )
         self.intake = intake
         self.message = message
         self.prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
-            label="Prompt",
+            label=_(texts.MODAL_PROMPT),
             style=discord.TextStyle.paragraph,
             custom_id="keevx:prompt",
             max_length=MAX_PROMPT_CHARS,
@@ -105,23 +59,24 @@ class PromptModal(discord.ui.Modal, title="Make a video"):
             custom_id="keevx:model",
             required=False,
             options=[
-                discord.SelectOption(label=_model_help(r)[:100], value=str(r.model))
+                discord.SelectOption(label=cut(model_help(r), CHOICE_LIMIT), value=str(r.model))
                 for r in MODEL_RULES.values()
             ],
         )
-        self.add_item(discord.ui.Label(text="What should happen?", component=self.prompt))
-        self.add_item(discord.ui.Label(text="Model (optional)", component=self.model))
+        self.add_item(discord.ui.Label(text=_(texts.MODAL_WHAT), component=self.prompt))
+        self.add_item(discord.ui.Label(text=_(texts.MODAL_MODEL), component=self.model))
 
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         model = Model(self.model.values[0]) if self.model.values else None
-        await self.intake.from_interaction(
-            interaction,
-            origin=Origin.CONTEXT,
-            prompt=self.prompt.value,
-            options=Options(model=model),
-            attachments=image_attachments(self.message.attachments),
-            reply_to=self.message.id,
-        )
+        async with self.intake.speaking_to(interaction):
+            await self.intake.from_interaction(
+                interaction,
+                origin=Origin.CONTEXT,
+                prompt=self.prompt.value,
+                options=Options(model=model),
+                attachments=image_attachments(self.message.attachments),
+                reply_to=self.message.id,
+            )
 
 
 def _options(
@@ -146,10 +101,11 @@ def _options(
 def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTree[Any]:
     """A command tree with the bot's commands, bound to ``intake``."""
     tree: app_commands.CommandTree[Any] = app_commands.CommandTree(client)
+    described = descriptions()
 
-    @tree.command(name="video", description="Turn photos into an AI video with Keevx")
-    @app_commands.describe(**DESCRIPTIONS)
-    @app_commands.choices(**_choices())
+    @tree.command(name="video", description=N_("Turn photos into an AI video with Keevx"))
+    @app_commands.describe(**described)
+    @app_commands.choices(**choices())
     async def video(
         interaction: discord.Interaction[Any],
         prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
@@ -170,40 +126,70 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
         given = [image, image2, image3, image4, image5, image6, image7]
         attachments = [a for a in given if a is not None]
         options = _options(model, aspect_ratio, resolution, duration, audio, count)
-        await intake.from_interaction(
-            interaction,
-            origin=Origin.SLASH,
-            prompt=prompt,
-            options=options,
-            attachments=attachments,
-        )
+        async with intake.speaking_to(interaction):
+            await intake.from_interaction(
+                interaction,
+                origin=Origin.SLASH,
+                prompt=prompt,
+                options=options,
+                attachments=attachments,
+            )
 
-    @tree.command(name="jobs", description="Your recent video jobs (only you see them)")
+    @tree.command(name="jobs", description=N_("Your recent video jobs (only you see them)"))
     async def jobs(interaction: discord.Interaction[Any]) -> None:
         user = str(interaction.user.id)
-        recent = await intake.service.recent(PLATFORM, user)
-        usage = await intake.service.usage(PLATFORM, user)
-        await interaction.response.send_message(render.job_list(recent, usage), ephemeral=True)
+        async with intake.speaking_to(interaction):
+            recent = await intake.service.recent(PLATFORM, user)
+            usage = await intake.service.usage(PLATFORM, user)
+            await interaction.response.send_message(render.job_list(recent, usage), ephemeral=True)
 
-    @tree.command(name="help", description=texts.HELP_COMMAND)
+    @tree.command(
+        name="help", description=N_("How to make a video, the models, the options and tips")
+    )
     async def help_(interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.send_message(render.help_text(), ephemeral=True)
+        async with intake.speaking_to(interaction):
+            await interaction.response.send_message(render.help_text(), ephemeral=True)
 
-    @tree.command(name="stats", description="Today's jobs, videos and queue (bot admins only)")
+    @tree.command(name="stats", description=N_("Today's jobs, videos and queue (bot admins only)"))
     async def stats(interaction: discord.Interaction[Any]) -> None:
-        if not intake.service.is_admin(PLATFORM, str(interaction.user.id)):
-            await interaction.response.send_message(texts.STATS_ADMINS_ONLY, ephemeral=True)
-            return
-        text = render.stats_text(await intake.service.stats())
-        await interaction.response.send_message(text, ephemeral=True)
+        async with intake.speaking_to(interaction):
+            if not intake.service.is_admin(PLATFORM, str(interaction.user.id)):
+                await interaction.response.send_message(_(texts.STATS_ADMINS_ONLY), ephemeral=True)
+                return
+            text = render.stats_text(await intake.service.stats())
+            await interaction.response.send_message(text, ephemeral=True)
 
-    @tree.command(name="settings", description="This server's defaults for /video")
+    @tree.command(name="language", description=N_("The language I answer you in"))
+    @app_commands.describe(
+        language=said(lambda: _("Pick yours, or go back to your Discord app's language"))
+    )
+    @app_commands.choices(language=language_choices(N_("My Discord app's language")))
+    async def language(interaction: discord.Interaction[Any], language: str) -> None:
+        chosen = language_of(language)  # None: back to the app's
+        await intake.service.set_language(PLATFORM, str(interaction.user.id), chosen)
+        async with intake.speaking_to(interaction) as now:
+            if chosen is not None:
+                text = _(texts.LANGUAGE_CHOSEN)
+            elif language_of(interaction.locale.value) == now:
+                text = _(texts.LANGUAGE_OF_THE_APP)
+            else:
+                text = _(texts.LANGUAGE_NOT_OF_THE_APP)
+            await interaction.response.send_message(
+                text.format(language=LANGUAGES[now]), ephemeral=True
+            )
+
+    @tree.command(name="settings", description=N_("This server's defaults for /video"))
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.describe(
-        **{k: v for k, v in DESCRIPTIONS.items() if k in Options.__dataclass_fields__}
+        **{k: v for k, v in described.items() if k in Options.__dataclass_fields__},
+        language=said(
+            lambda: _("The language for members whose Discord app's language I do not speak")
+        ),
     )
-    @app_commands.choices(**_choices())
+    @app_commands.choices(
+        **choices(), language=language_choices(N_("No language of the server's own"))
+    )
     async def settings(
         interaction: discord.Interaction[Any],
         model: str | None = None,
@@ -212,36 +198,49 @@ def build_tree(client: discord.Client, intake: Intake) -> app_commands.CommandTr
         duration: int | None = None,
         audio: bool | None = None,
         count: app_commands.Range[int, COUNT_MIN, COUNT_MAX] | None = None,
+        language: str | None = None,
     ) -> None:
-        if interaction.guild_id is None or not interaction.permissions.manage_guild:
-            await interaction.response.send_message(
-                "Only members with Manage Server can change this server's defaults.",
-                ephemeral=True,
-            )
-            return
-        guild = str(interaction.guild_id)
         given = _options(model, aspect_ratio, resolution, duration, audio, count)
-        current = await intake.service.chat_defaults(PLATFORM, guild)
-        try:
-            merged = validate_options(given, current).over(current)
-        except RequestInvalid as exc:
-            await interaction.response.send_message(render.refusal(str(exc)), ephemeral=True)
-            return
-        if given != Options():
-            await intake.service.set_chat_defaults(PLATFORM, guild, merged)
-        await interaction.response.send_message(render.settings_text(merged), ephemeral=True)
+        async with intake.speaking_to(interaction):
+            await _settings(intake, interaction, given, language)
 
-    @app_commands.context_menu(name="Make a video")
+    @app_commands.context_menu(name=N_("Make a video"))
     async def make_video(interaction: discord.Interaction[Any], message: discord.Message) -> None:
-        if not image_attachments(message.attachments):
-            await interaction.response.send_message(
-                "That message has no photos: pick a message with JPG, PNG or WebP images.",
-                ephemeral=True,
+        async with intake.speaking_to(interaction):
+            if not image_attachments(message.attachments):
+                await interaction.response.send_message(
+                    _(texts.NO_PHOTOS_IN_MESSAGE), ephemeral=True
+                )
+                return
+            await interaction.response.send_modal(
+                PromptModal(intake, message, opened_by=interaction.id)
             )
-            return
-        await interaction.response.send_modal(
-            PromptModal(intake, message, opened_by=interaction.id)
-        )
 
     tree.add_command(make_video)
     return tree
+
+
+async def _settings(
+    intake: Intake, interaction: discord.Interaction[Any], given: Options, language: str | None
+) -> None:
+    """/settings: change the server's defaults (``None``: leave as they are) and show them."""
+    if interaction.guild_id is None or not interaction.permissions.manage_guild:
+        await interaction.response.send_message(
+            _(texts.SETTINGS_NEED_MANAGE_SERVER), ephemeral=True
+        )
+        return
+    guild = str(interaction.guild_id)
+    current = await intake.service.chat_defaults(PLATFORM, guild)
+    try:
+        merged = validate_options(given, current).over(current)
+    except RequestInvalid as exc:
+        await interaction.response.send_message(render.refusal(str(exc)), ephemeral=True)
+        return
+    if given != Options():
+        await intake.service.set_chat_defaults(PLATFORM, guild, merged)
+    if language is not None:
+        await intake.service.set_chat_language(PLATFORM, guild, language_of(language))
+    server_language = await intake.service.chat_language(PLATFORM, guild)
+    await interaction.response.send_message(
+        render.settings_text(merged, server_language), ephemeral=True
+    )

@@ -10,16 +10,20 @@ to the service as they are: the core fetches them.
 
 A mention uses its own image attachments, else those of the message it replies
 to; a mention with neither (nor a link) is answered with a hint.
+
+Each request is answered in its asker's language (:meth:`Intake.language`), and its
+job made in it, so the job's status and results stay in it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +31,12 @@ from typing import Any
 import aiohttp
 import discord
 
+from adapters.discord import texts
 from adapters.discord.download import TIMEOUT, DownloadFailed, DownloadTooLarge, save_to_file
 from adapters.discord.render import mention_hint, public_refusal, refusal
 from adapters.discord.sessions import Origin, Sessions
-from bot.errors import RequestInvalid
+from bot.errors import RequestInvalid, StoreError
+from bot.i18n import _, choose, number, speaking
 from bot.jobs.service import JobService
 from bot.model.job import Job, Target
 from bot.model.links import links_in
@@ -50,8 +56,6 @@ log = logging.getLogger(__name__)
 # Larger photos than Keevx takes (20 MB) are fetched and re-encoded by the core;
 # this bounds each file one request may make the bot download (streamed to disk).
 MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024
-
-RESTARTING = "The bot is restarting: please send that again in a minute."
 
 # Discord fails an interaction not answered within 3 s; answer by this much after it.
 ACK_WITHIN = 2.5
@@ -81,35 +85,38 @@ def image_attachments(attachments: Sequence[discord.Attachment]) -> list[discord
     return [a for a in attachments if looks_like_image(a)]
 
 
-def _label(number: int, count: int) -> str:
-    return "the image" if count == 1 else f"image {number}"
+def _about(one: str, nth: str, place: int, count: int, **values: object) -> str:
+    """The sentence about the only image (``one``) or about image ``place`` of several."""
+    return (_(one) if count == 1 else _(nth)).format(number=place, **values)
 
 
-def _too_large(label: str, size: int | None) -> RequestInvalid:
-    cap = MAX_DOWNLOAD_BYTES // 1_048_576
-    weight = f"more than {cap} MB" if size is None else f"{size / 1_048_576:.0f} MB"
-    return RequestInvalid(
-        f"{label.capitalize()} is {weight}: I can take photos up "
-        f"to {cap} MB (over 20 MB they are re-encoded).",
-        field="image",
-        value=size,
-    )
+def _too_large(place: int, count: int, size: int | None) -> RequestInvalid:
+    cap = number(MAX_DOWNLOAD_BYTES // 1_048_576)
+    if size is None:
+        sentence = _about(
+            texts.TOO_LARGE_UNSIZED, texts.TOO_LARGE_UNSIZED_NTH, place, count, cap=cap
+        )
+    else:
+        weight = number(size / 1_048_576)
+        sentence = _about(texts.TOO_LARGE, texts.TOO_LARGE_NTH, place, count, size=weight, cap=cap)
+    return RequestInvalid(sentence, field="image", value=size)
 
 
 def check_attachments(attachments: Sequence[discord.Attachment]) -> None:
     """Refuse what is not an image or too large, before anything is downloaded."""
-    for number, att in enumerate(attachments, start=1):
-        label = _label(number, len(attachments))
+    for place, att in enumerate(attachments, start=1):
         if not looks_like_image(att):
+            sentence = _about(
+                texts.NOT_A_PHOTO, texts.NOT_A_PHOTO_NTH, place, len(attachments), file=att.filename
+            )
             raise RequestInvalid(
-                f"{label.capitalize()} ({att.filename}) is not a photo: "
-                "attach a JPG, PNG or WebP image.",
+                sentence,
                 field="image",
                 value=att.filename,
                 allowed=("image/jpeg", "image/png", "image/webp"),
             )
         if att.size > MAX_DOWNLOAD_BYTES:
-            raise _too_large(label, att.size)
+            raise _too_large(place, len(attachments), att.size)
 
 
 def target_of(
@@ -145,20 +152,16 @@ async def _download(attachments: Sequence[discord.Attachment], folder: Path) -> 
     """
     paths = []
     async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
-        for number, att in enumerate(attachments, start=1):
-            label = _label(number, len(attachments))
-            path = folder / f"{number}{Path(att.filename).suffix.lower()[:8] or '.img'}"
+        for place, att in enumerate(attachments, start=1):
+            path = folder / f"{place}{Path(att.filename).suffix.lower()[:8] or '.img'}"
             try:
                 await save_to_file(http, att.url, path, max_bytes=MAX_DOWNLOAD_BYTES)
             except DownloadTooLarge as exc:
-                raise _too_large(label, exc.declared) from exc
+                raise _too_large(place, len(attachments), exc.declared) from exc
             except DownloadFailed as exc:
-                log.warning("attachment %s of %s: download failed (%s)", number, att.id, exc)
-                raise RequestInvalid(
-                    f"Discord would not hand over {label}: please send it again.",
-                    field="image",
-                    value=att.filename,
-                ) from exc
+                log.warning("attachment %s of %s: download failed (%s)", place, att.id, exc)
+                sentence = _about(texts.NOT_HANDED, texts.NOT_HANDED_NTH, place, len(attachments))
+                raise RequestInvalid(sentence, field="image", value=att.filename) from exc
             paths.append(path)
     return paths
 
@@ -179,6 +182,42 @@ class Intake:
         self.shown = shown
         self._busy: set[str] = set()
         self.draining = False  # shutting down: new requests are asked to come back
+
+    async def language(self, interaction: discord.Interaction[Any]) -> str:
+        """Which language to answer an interaction in: its user's own choice, else their
+        Discord app's (``locale``), else their server's default, else the operator's."""
+        spoken = interaction.locale.value
+        guild = str(interaction.guild_id) if interaction.guild_id is not None else None
+        try:
+            return await self.service.language_for(
+                PLATFORM, str(interaction.user.id), spoken=spoken, chat_id=guild
+            )
+        except StoreError as exc:  # answer anyway, in the language Discord gave
+            log.warning("interaction %s: language not looked up: %s", interaction.id, exc)
+            return choose(spoken)
+
+    @contextlib.asynccontextmanager
+    async def speaking_to(self, interaction: discord.Interaction[Any]) -> AsyncIterator[str]:
+        """Answer ``interaction`` (and make its job) in its user's language."""
+        with speaking(await self.language(interaction)) as language:
+            yield language
+
+    async def mention_language(self, message: discord.Message) -> str:
+        """A message's author's own choice, else the server's: the default chosen in
+        /settings, else its ``preferred_locale`` (every server has one, ``en-US`` unless
+        changed). A message does not say which language its author's app uses."""
+        guild = message.guild
+        spoken = guild.preferred_locale.value if guild is not None else None
+        try:
+            if guild is None:
+                return await self.service.language_for(PLATFORM, str(message.author.id))
+            chosen = await self.service.chat_language(PLATFORM, str(guild.id))
+            return await self.service.language_for(
+                PLATFORM, str(message.author.id), spoken=chosen or spoken, chat_id=str(guild.id)
+            )
+        except StoreError as exc:
+            log.warning("message %s: language not looked up: %s", message.id, exc)
+            return choose(spoken)
 
     async def defaults(self, guild_id: int | None) -> Options:
         if guild_id is None:
@@ -201,7 +240,7 @@ class Intake:
             log.info("interaction %s delivered again: no new job", interaction.id)
             return None
         if self.draining:
-            await interaction.response.send_message(RESTARTING, ephemeral=True)
+            await interaction.response.send_message(_(texts.RESTARTING), ephemeral=True)
             return None
         self._busy.add(key)
         try:
@@ -239,10 +278,15 @@ class Intake:
 
         Without either, the images of the message it replies to are used; with
         none there either, a message that names the bot gets a hint (a reply
-        to the bot only pings it, and may just say thanks).
+        to the bot only pings it, and may just say thanks). Answered in the author's
+        own choice of language, else the server's.
         """
         if message.author.bot:
             return None
+        with speaking(await self.mention_language(message)):
+            return await self._from_mention(message, bot)
+
+    async def _from_mention(self, message: discord.Message, bot: discord.ClientUser) -> Job | None:
         key = f"discord:message:{message.id}"
         if key in self._busy or await self.service.find(key) is not None:
             return None
@@ -259,7 +303,7 @@ class Intake:
                 await _reply(message, mention_hint(bot.id, replied=replied is not None))
             return None
         if self.draining:
-            await _reply(message, RESTARTING)
+            await _reply(message, _(texts.RESTARTING))
             return None
         self._busy.add(key)
         try:
@@ -296,7 +340,7 @@ class Intake:
         """The Again button: the same request as a new job, shown where it was clicked."""
         key = interaction_key(interaction)
         if self.draining:
-            await interaction.response.send_message(RESTARTING, ephemeral=True)
+            await interaction.response.send_message(_(texts.RESTARTING), ephemeral=True)
             return None
         self.sessions.add(key, interaction, Origin.AGAIN)
         return await self._commit_then_ack(
@@ -316,7 +360,7 @@ class Intake:
         work = asyncio.ensure_future(submit)
         deadline = interaction.created_at + timedelta(seconds=ACK_WITHIN)
         left = (deadline - datetime.now(UTC)).total_seconds()
-        done, _ = await asyncio.wait({work}, timeout=max(left, 0.0))
+        done, _pending = await asyncio.wait({work}, timeout=max(left, 0.0))
         if done and isinstance(work.exception(), RequestInvalid):
             self.sessions.drop_key(key)
             await interaction.response.send_message(refusal(str(work.exception())), ephemeral=True)

@@ -1,8 +1,9 @@
 """Texts and embeds the Discord adapter posts: status lines, results, job lists.
 
 Everything here is pure: a :class:`~bot.model.job.Job` in, strings or an
-:class:`discord.Embed` out. Times use Discord's timestamp markup
-(``<t:UNIX:R>``), which each reader's client renders and keeps counting.
+:class:`discord.Embed` out, in the language in use (:func:`bot.i18n.speaking`).
+Times use Discord's timestamp markup (``<t:UNIX:R>``), which each reader's
+client renders, in the reader's language, and keeps counting.
 
 Text from users (prompts) and from Keevx (errors) goes through :func:`plain`,
 so it shows as typed and cannot add headings, links or mentions to the bot's
@@ -20,12 +21,14 @@ import discord
 
 from adapters.base import Video
 from adapters.discord import texts
+from adapters.discord.options import seconds
 from bot.errors import LimitReached, RequestInvalid
+from bot.i18n import LANGUAGES, _, duration, ngettext, number
 from bot.jobs.limits import Stats
 from bot.model.help import HELP
 from bot.model.job import Job
-from bot.model.rules import Options, plural
-from bot.model.status import VIDEO_LINK_LIFETIME, Phase, link_expires, status_view
+from bot.model.rules import Options
+from bot.model.status import VIDEO_LINK_LIFETIME, link_expires, status_view
 
 __all__ = [
     "CONTENT_LIMIT",
@@ -48,21 +51,6 @@ __all__ = [
 LINK_LIFETIME = VIDEO_LINK_LIFETIME
 CONTENT_LIMIT = 2000  # characters (code points) in a message's content
 MAX_ERROR_SHOWN = 300  # of a job's error, in a status line
-
-_PHASES: dict[Phase, str] = {
-    Phase.QUEUED: "⏳ queued",
-    Phase.UPLOADING: "⏳ sending the photos to Keevx",
-    Phase.STARTING: "⏳ starting the generation",
-    Phase.WAITING: "🎬 generating",
-    Phase.GENERATING: "🎬 generating",
-    Phase.SENDING: "📤 posting the result",
-    Phase.DONE: "✅ done",
-    Phase.FAILED: "❌ failed",
-    Phase.GAVE_UP: "⌛ gave up waiting",
-    Phase.UNKNOWN: "❔ outcome unknown",
-    Phase.UNDELIVERABLE: "🚫 could not be posted",
-    Phase.CANCELLED: "🛑 cancelled",
-}
 
 
 def timestamp(when: datetime, style: str = "R") -> str:
@@ -117,36 +105,29 @@ def mention_hint(bot_id: int, *, replied: bool) -> str:
     replies to (``replied``: it replies to one). ``<@bot_id>`` shows the bot's name; the
     client's default ``allowed_mentions`` keeps it from pinging."""
     if replied:
-        return (
-            'I see no photo in the message you replied to. Use "Make a video" in that '
-            "message's menu (Apps), or mention me again with the photo attached or its link."
-        )
-    return (
-        "Attach a photo (or paste a link to one) and say what should happen, e.g. "
-        f"<@{bot_id}> waves at sunset --ar 9:16. /video works too, and so does "
-        '"Make a video" in a message\'s menu (Apps).'
-    )
+        return _(texts.HINT_REPLIED)
+    return _(texts.HINT).format(bot=f"<@{bot_id}>")
 
 
 def public_refusal(exc: RequestInvalid) -> str:
     """:func:`refusal` for a reply everyone in the channel reads: one telling the user's own
     usage becomes a short sentence without the numbers (``/jobs`` shows them privately)."""
     if isinstance(exc, LimitReached) and exc.personal:
-        return texts.LIMIT_IN_PUBLIC
+        return _(texts.LIMIT_IN_PUBLIC)
     return refusal(str(exc))
 
 
 def help_text() -> str:
     """/help: the core's help, with what only Discord offers (markdown)."""
     blocks = [
-        [HELP.intro, texts.HOW_TO_ASK],
-        [f"`{HELP.usage}`", texts.OPTIONS_HINT],
+        [HELP.intro, _(texts.HOW_TO_ASK)],
+        [f"`{HELP.usage}`", _(texts.OPTIONS_HINT)],
         list(HELP.models),
-        [HELP.defaults, texts.SETTINGS_HINT],
+        [HELP.defaults, _(texts.SETTINGS_HINT)],
         [HELP.example],
         [HELP.narration],
         [f"**{HELP.tips_heading}**", *HELP.tips],
-        [texts.COMMANDS],
+        [_(texts.COMMANDS)],
     ]
     return fit("\n\n".join("\n".join(block) for block in blocks))
 
@@ -161,16 +142,17 @@ def state_line(job: Job) -> str:
     """``🎬 generating · started <t:…:R>``, with the reason for an unhappy ending."""
     view = status_view(job)
     started = timestamp(job.created_at)
-    line = texts.STARTED.format(phase=_PHASES[view.phase], started=started)
+    phase = _(texts.PHASES[view.phase])
+    line = _(texts.STARTED).format(phase=phase, started=started)
     if view.queue_position:
-        line = texts.QUEUED_AT.format(
-            phase=_PHASES[view.phase], position=view.queue_position, started=started
+        line = _(texts.QUEUED_AT).format(
+            phase=phase, position=number(view.queue_position), started=started
         )
     if view.usual_seconds and job.submitted_at is not None:
         usually = job.submitted_at + timedelta(seconds=view.usual_seconds)
-        line = texts.USUALLY_READY.format(line=line, when=timestamp(usually))
+        line = _(texts.USUALLY_READY).format(line=line, when=timestamp(usually))
     if view.over and job.finished_at is not None:
-        line = texts.ENDED.format(line=line, ended=timestamp(job.finished_at))
+        line = _(texts.ENDED).format(line=line, ended=timestamp(job.finished_at))
     notes = [f"*{plain(note)}*" for note in job.request.notes]
     if view.reason:
         notes.append(fit(plain(view.reason), MAX_ERROR_SHOWN))
@@ -186,7 +168,7 @@ def _with_prompt(job: Job, head: str, tail: str = "") -> str:
 def status_text(job: Job, *, mention: bool = False) -> str:
     """The one status message of a job: parameters, prompt, state and start time."""
     head = f"<@{job.target.user_id}> " if mention else ""
-    title = texts.JOB_HEAD.format(job=job.id, summary=job.request.summary())
+    title = _(texts.JOB_HEAD).format(job=job.id, summary=job.request.summary())
     return _with_prompt(job, head + title, state_line(job))
 
 
@@ -195,11 +177,11 @@ def result_text(job: Job, index: int, total: int, *, mention: bool) -> str:
     head = f"<@{job.target.user_id}> " if mention else ""
     summary = job.request.summary()
     if total > 1:
-        title = texts.JOB_PART_HEAD.format(
+        title = _(texts.JOB_PART_HEAD).format(
             job=job.id, index=index + 1, total=total, summary=summary
         )
     else:
-        title = texts.JOB_HEAD.format(job=job.id, summary=summary)
+        title = _(texts.JOB_HEAD).format(job=job.id, summary=summary)
     return _with_prompt(job, head + title)
 
 
@@ -209,9 +191,9 @@ def link_embed(job: Job, video: Video) -> discord.Embed:
     The link's end is counted from when Keevx made the video, not from this post.
     """
     embed = discord.Embed(
-        title=texts.LINK_TITLE.format(job=job.id),
+        title=_(texts.LINK_TITLE).format(job=job.id),
         url=video.url,
-        description=texts.LINK_BODY.format(expires=timestamp(link_expires(job, video.url))),
+        description=_(texts.LINK_BODY).format(expires=timestamp(link_expires(job, video.url))),
     )
     if video.thumbnail_url:
         embed.set_image(url=video.thumbnail_url)
@@ -219,9 +201,9 @@ def link_embed(job: Job, video: Video) -> discord.Embed:
     if video.width and video.height:
         details.append(f"{video.width}×{video.height}")
     if video.duration:
-        details.append(f"{video.duration:.0f} s")
+        details.append(duration(round(video.duration)))
     if video.size:
-        details.append(f"{video.size / 1_048_576:.1f} MiB")
+        details.append(_(texts.SIZE).format(size=number(video.size / 1_048_576, decimals=1)))
     if details:
         embed.set_footer(text=" · ".join(details))
     return embed
@@ -232,39 +214,49 @@ def job_list(jobs: Sequence[Job], usage: Sequence[str] = ()) -> str:
     against the fair-use limits (``usage``, the core's sentences)."""
     tail = ["", *usage] if usage else []
     if not jobs:
-        return fit("\n".join([texts.NO_JOBS, *tail]))
+        return fit("\n".join([_(texts.NO_JOBS), *tail]))
     lines = []
     for job in jobs:
         prompt = " ".join(job.request.prompt.split())
         short = prompt if len(prompt) <= 60 else prompt[:59] + "…"
         lines.append(
-            f"**#{job.id}** · {_PHASES[status_view(job).phase]} · "
+            f"**#{job.id}** · {_(texts.PHASES[status_view(job).phase])} · "
             f"{timestamp(job.created_at)} · {job.request.summary()} · {plain(short)}"
         )
     return fit("\n".join([*lines, *tail]))
 
 
-def settings_text(defaults: Options) -> str:
-    """A server's saved defaults in words: ``model KL, aspect ratio 9:16, 2 videos``."""
+def settings_text(defaults: Options, language: str | None = None) -> str:
+    """A server's saved defaults in words: ``model KL, aspect ratio 9:16, 2 videos``, and
+    its language (each by its own name) when it has one."""
     values = []
     for name, value in vars(defaults).items():
         if value is None:
             continue
         if name == "count":
-            values.append(plural(value, texts.VIDEO_ONE, texts.VIDEO_MANY))
-            continue
-        shown = (texts.ON if value else texts.OFF) if name == "audio" else value
-        values.append(texts.SETTING_ITEMS[name].format(value=shown))
-    return texts.SETTINGS.format(values=", ".join(values)) if values else texts.NO_SETTINGS
+            values.append(ngettext("{count} video", "{count} videos", value).format(count=value))
+        elif name == "duration":
+            values.append(seconds(value))
+        elif name == "audio":
+            values.append(_(texts.AUDIO_ON if value else texts.AUDIO_OFF))
+        else:
+            values.append(_(texts.SETTING_ITEMS[name]).format(value=value))
+    if language is not None:
+        values.append(_(texts.SETTING_ITEMS["language"]).format(value=LANGUAGES[language]))
+    if not values:
+        return _(texts.NO_SETTINGS)
+    return _(texts.SETTINGS).format(values=", ".join(values))
 
 
 def stats_text(stats: Stats) -> str:
     """/stats for admins: today's jobs by state, videos, failures, queue length."""
-    states = ", ".join(f"{s.value} {n}" for s, n in stats.by_status.items() if n)
-    return texts.STATS.format(
-        jobs=plural(stats.jobs, texts.JOBS_ONE, texts.JOBS_MANY),
-        states=states or texts.NO_STATES,
-        videos=stats.videos_delivered,
-        failures=stats.failures,
-        waiting=stats.queue_length,
+    states = ", ".join(
+        _(texts.STATES[s]).format(count=number(n)) for s, n in stats.by_status.items() if n
+    )
+    return _(texts.STATS).format(
+        jobs=ngettext("{count} job", "{count} jobs", stats.jobs).format(count=number(stats.jobs)),
+        states=states or _(texts.NO_STATES),
+        videos=number(stats.videos_delivered),
+        failures=number(stats.failures),
+        waiting=number(stats.queue_length),
     )

@@ -4,7 +4,8 @@
 ``keevx:cancel:<job>`` are one :class:`discord.ui.DynamicItem` template, registered once in
 ``setup_hook``: discord.py rebuilds the button from any message's
 ``custom_id`` when it is clicked, whether or not this process sent it.
-The click itself is handled by the client (:class:`ButtonHandler`).
+The click itself is handled by the client (:class:`ButtonHandler`). Labels are in
+the language in use when the view is made (the job's, for its status and results).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Protocol, cast
 import discord
 
 from adapters.discord import texts
+from bot.i18n import _
 from bot.model import status
 from bot.model.job import Job, JobStatus
 from bot.model.status import Action
@@ -48,7 +50,7 @@ class JobButton(
     def __init__(self, action: Action, job_id: int) -> None:
         label, style = _LOOK[action]
         super().__init__(
-            discord.ui.Button(label=label, style=style, custom_id=f"keevx:{action}:{job_id}")
+            discord.ui.Button(label=_(label), style=style, custom_id=f"keevx:{action}:{job_id}")
         )
         self.action = action
         self.job_id = job_id
@@ -96,5 +98,5 @@ def result_view(job: Job, url: str | None) -> discord.ui.View:
     view.add_item(JobButton(Action.AGAIN, job.id))
     view.add_item(JobButton(Action.DELETE, job.id))
     if url and len(url) <= MAX_LINK_URL and url.startswith(("http://", "https://")):
-        view.add_item(discord.ui.Button(label=texts.OPEN_BUTTON, url=url))
+        view.add_item(discord.ui.Button(label=_(texts.OPEN_BUTTON), url=url))
     return view

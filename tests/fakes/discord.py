@@ -7,7 +7,9 @@ Start it with ``async with FakeDiscord() as fake:``, point the client at
 lands in ``fake.unknown`` so a test can fail on it. Like Discord, content over
 2000 characters (an embed description over 4096) answers 400, code 50035, and
 each posted message records whom it notified (:meth:`FakeDiscord.pinged`), by
-Discord's ``allowed_mentions`` rules.
+Discord's ``allowed_mentions`` rules. Synced commands are checked as Discord checks
+them (names, lengths, localization locales); each user's app language is
+``fake.locales[user]``, the guild's ``fake.guild_locale`` (both ``en-US`` by default).
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ CONTENT_LIMIT = 2000  # code points, as Discord's (Python) API counts
 EMBED_TITLE_LIMIT = 256
 EMBED_DESCRIPTION_LIMIT = 4096
 INVALID_FORM_BODY = 50035
+COMMAND_NAME_LIMIT = 32
+COMMAND_DESCRIPTION_LIMIT = 100
+CHOICE_NAME_LIMIT = 100
+# The locales Discord knows (a localization keyed otherwise is refused).
+DISCORD_LOCALES = frozenset(
+    "id da de en-GB en-US es-ES es-419 fr hr it lt hu nl no pl pt-BR ro fi sv-SE vi tr cs el"  # noqa: SIM905
+    " bg ru uk hi th zh-CN ja zh-TW ko".split()
+)
+_SLASH_NAME = re.compile(r"^[-_\w]{1,32}$")
 
 # Permission bits
 VIEW_CHANNEL = 1 << 10
@@ -98,6 +109,48 @@ def _invalid_form(payload: Any) -> web.Response | None:
     return _json(body, 400)
 
 
+def _command_problems(command: dict[str, Any]) -> list[str]:
+    """What Discord would refuse in a command to sync: names (lowercase, no spaces, at
+    most 32 characters for slash commands and options; any 1-32 for context menus),
+    descriptions and choice names (1-100), localizations in unknown locales."""
+    problems: list[str] = []
+    slash = command.get("type", 1) == 1
+
+    def name_ok(name: str) -> bool:
+        if not slash:
+            return 0 < len(name) <= COMMAND_NAME_LIMIT
+        return bool(_SLASH_NAME.match(name)) and name == name.lower()
+
+    def check(item: dict[str, Any], where: str, *, named: bool, described: bool) -> None:
+        names = [item.get("name", ""), *(item.get("name_localizations") or {}).values()]
+        if named and not all(name_ok(n) for n in names):
+            problems.append(f"{where}: bad name in {names}")
+        if described:
+            texts = [
+                item.get("description", ""),
+                *(item.get("description_localizations") or {}).values(),
+            ]
+            if not all(0 < len(t) <= COMMAND_DESCRIPTION_LIMIT for t in texts):
+                problems.append(f"{where}: bad description in {texts}")
+        for key in ("name_localizations", "description_localizations"):
+            unknown = set(item.get(key) or {}) - DISCORD_LOCALES
+            if unknown:
+                problems.append(f"{where}: {key} in unknown locales {sorted(unknown)}")
+
+    where = str(command.get("name"))
+    check(command, where, named=True, described=slash)
+    for option in command.get("options") or []:
+        check(option, f"{where}.{option.get('name')}", named=True, described=True)
+        for choice in option.get("choices") or []:
+            names = [choice["name"], *(choice.get("name_localizations") or {}).values()]
+            if not all(0 < len(n) <= CHOICE_NAME_LIMIT for n in names):
+                problems.append(f"{where}.{option.get('name')}: bad choice name in {names}")
+            unknown = set(choice.get("name_localizations") or {}) - DISCORD_LOCALES
+            if unknown:
+                problems.append(f"{where}: choice localized in unknown locales {sorted(unknown)}")
+    return problems
+
+
 _USER_MENTION = re.compile(r"<@!?([0-9]+)>")
 _ROLE_MENTION = re.compile(r"<@&([0-9]+)>")
 _EVERYONE = re.compile(r"@(everyone|here)")
@@ -156,6 +209,8 @@ class FakeDiscord:
         self.failures: list[tuple[str, str, int]] = []  # (method, path prefix, HTTP status)
         self.downloads: list[str] = []
         self.modals: list[dict[str, Any]] = []  # data of every type-9 callback
+        self.locales: dict[int, str] = {}  # user -> their Discord app's language
+        self.guild_locale = "en-US"  # the guild's preferred_locale
         self.identified = asyncio.Event()
         self.connections = 0
         self.gateway_ops: list[int] = []  # ops the client sent, heartbeats included
@@ -286,6 +341,7 @@ class FakeDiscord:
             "premium_tier": 0,
             "large": False,
             "features": [],
+            "preferred_locale": self.guild_locale,
             "roles": [
                 {
                     "id": str(self.GUILD_ID),
@@ -382,8 +438,8 @@ class FakeDiscord:
             "channel": self.channel(cid),
             "member": self.member(user),
             "app_permissions": str(MOD_PERMS),
-            "locale": "en-US",
-            "guild_locale": "en-US",
+            "locale": self.locales.get(user, "en-US"),
+            "guild_locale": self.guild_locale,
             "attachment_size_limit": self.upload_limit,
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(self.GUILD_ID)},
@@ -672,6 +728,10 @@ class FakeDiscord:
         if parts[:2] == ["applications", str(self.APP_ID)] and parts[-1] == "commands":
             guild = int(parts[3]) if len(parts) == 5 and parts[2] == "guilds" else None
             if m == "PUT":
+                problems = [p for c in call.json or [] for p in _command_problems(c)]
+                if problems:
+                    body = {"code": INVALID_FORM_BODY, "message": "; ".join(problems)}
+                    return _json(body, 400)
                 self.commands[guild] = [self._command(c, guild) for c in call.json or []]
             if m in ("PUT", "GET"):
                 return _json(self.commands.get(guild, []))
