@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Final
 
 from babel.core import Locale
-from babel.dates import format_datetime
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -158,7 +158,11 @@ def duration(seconds: float, *, minutes_only: bool = False) -> str:
 
 def date_time(when: datetime) -> str:
     """A date and time as the language writes them (``7 Dec 2026, 13:30``), in UTC."""
-    return format_datetime(when, format="medium", tzinfo=when.tzinfo, locale=_current.get())
+    locale = Locale.parse(_current.get())
+    # The locale's own way of joining a date and a time, with the time to the minute.
+    day = format_date(when, format="medium", locale=locale)
+    clock = format_time(when, format="short", tzinfo=when.tzinfo, locale=locale)
+    return str(locale.datetime_formats["medium"]).replace("{1}", day).replace("{0}", clock)
 
 
 @functools.cache
