@@ -22,6 +22,7 @@ from PIL import Image
 
 from adapters.discord import DiscordAdapter
 from adapters.discord.endpoints import point_at
+from bot import metrics
 from bot.app.runtime import Core
 from bot.jobs.pipeline import CHAT_GONE, Timing
 from bot.keevx.sandbox import Sandbox
@@ -160,6 +161,12 @@ async def slash_video(bot: Bot, count: int = 1, **options: Any) -> dict[str, Any
     options = {"prompt": "waves at the sea", **options}
     payload = fake.slash("video", options, attachments=atts)
     return await fake.push_interaction(payload)
+
+
+async def test_the_gateway_holder_says_so_in_its_metrics(bot: Bot) -> None:
+    assert bot.adapter.leading
+    held = metrics.REGISTRY.get_sample_value("keevx_bot_leader", {"role": "discord_gateway"})
+    assert held == 1
 
 
 async def test_commands_are_synced_to_the_guild(bot: Bot) -> None:

@@ -34,6 +34,7 @@ from adapters.discord.errors import delivery_errors, token_expired
 from adapters.discord.intake import PLATFORM, Intake
 from adapters.discord.sessions import Origin, Session, Sessions
 from adapters.discord.views import result_view, status_view
+from bot import metrics
 from bot.errors import DeliveryError, RecipientGone
 from bot.i18n import _, speaking
 from bot.jobs.service import JobService
@@ -43,6 +44,7 @@ from bot.settings import Settings
 __all__ = ["DEFAULT_UPLOAD_LIMIT", "DiscordAdapter"]
 
 log = logging.getLogger(__name__)
+GATEWAY_ROLE = "discord_gateway"  # the metrics' leader role of the gateway instance
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 _NO_PINGS = discord.AllowedMentions.none()
@@ -147,9 +149,11 @@ class DiscordAdapter:
                 log.debug("discord: another instance holds the gateway")
                 continue
             self._lead = lead
+            metrics.leading(GATEWAY_ROLE, True)
             try:
                 await self._hold_gateway(lead)
             finally:
+                metrics.leading(GATEWAY_ROLE, False)
                 await self._end_gateway()
 
     async def _hold_gateway(self, lead: Lead) -> None:
