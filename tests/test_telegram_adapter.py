@@ -140,6 +140,8 @@ async def test_private_photo_with_caption_becomes_a_video_reply(
     assert video["caption"].startswith("waves roll in at sunset")
     assert "9:16" in video["caption"] and "model V" in video["caption"]
     assert "message_thread_id" not in video.params
+    (under_video,) = video["reply_markup"]["inline_keyboard"][0]  # Delete, on the video too
+    assert under_video["callback_data"] == f"keevx:delete:{job.id}"
     # one status message, replying to the photo, then edited in place
     (status,) = fake.calls_of("sendMessage")
     assert status["reply_parameters"]["message_id"] == photo["message_id"]

@@ -335,7 +335,9 @@ async def test_telegram_delete_removes_the_videos_and_the_status(
         assert refused["show_alert"] is True and f"job #{job.id}" in refused["text"]
         assert all(key in tg.messages for key in kept)
 
-        tg.callback_query(done.result, f"keevx:delete:{job.id}")
+        video = await tg.wait_for("sendVideo")  # Delete under a video works as well
+        assert f"keevx:delete:{job.id}" in _buttons(video["reply_markup"])
+        tg.callback_query(video.result, f"keevx:delete:{job.id}")
         deleted = await tg.wait_for("answerCallbackQuery", 2)
     assert deleted["text"] == ttexts.DELETED
     assert not any(key in tg.messages for key in kept)

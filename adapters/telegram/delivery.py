@@ -17,15 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telegram import Bot, ReplyParameters
+from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from adapters.base import Video
 from adapters.telegram import render, texts
 from adapters.telegram.errors import translate
+from adapters.telegram.status import button
 from bot.i18n import _, speaking
 from bot.model.job import Job
+from bot.model.status import Action
 
 __all__ = ["Deliverer", "make_thumbnail"]
 
@@ -55,6 +57,11 @@ class _Where:
 def _caption(job: Job, label: str = "") -> str:
     """The video's caption, bounded at the send: Telegram refuses one over 1024 characters."""
     return render.fit(render.caption(job, label=label), render.CAPTION_LIMIT, html=True)
+
+
+def _delete_markup(job: Job) -> InlineKeyboardMarkup:
+    """Delete under each video: the requester or a chat admin removes the job's messages."""
+    return InlineKeyboardMarkup([[button(Action.DELETE, job.id)]])
 
 
 class Deliverer:
@@ -105,6 +112,7 @@ class Deliverer:
             thumbnail=thumb,
             message_thread_id=where.thread_id,
             reply_parameters=where.reply,
+            reply_markup=_delete_markup(job),
             write_timeout=self._timeout(size),
             read_timeout=60,
         )
@@ -121,6 +129,7 @@ class Deliverer:
                     parse_mode=ParseMode.HTML,
                     message_thread_id=where.thread_id,
                     reply_parameters=where.reply,
+                    reply_markup=_delete_markup(job),
                 )
                 return str(msg.message_id)
             except BadRequest as exc:  # Telegram could not fetch the thumbnail
@@ -131,6 +140,7 @@ class Deliverer:
             parse_mode=ParseMode.HTML,
             message_thread_id=where.thread_id,
             reply_parameters=where.reply,
+            reply_markup=_delete_markup(job),
         )
         return str(msg.message_id)
 
