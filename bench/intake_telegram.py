@@ -15,8 +15,11 @@ user and chat. Two phases, each on a fresh database and fresh fake:
   first update available in ``getUpdates`` to the last Keevx task created;
 * burst without the flood limit: the same, with the adapter's ``AIORateLimiter``
   built without limits, to show what the Telegram layer costs besides it (the
-  limiter holds chat-bound calls to 30 a second, and each job makes three of
-  them before its task is created or just after: the status message and two edits);
+  limiter holds chat-bound calls to 30 a second; each job makes one before its
+  task is created, the status message, awaited, and one after, the edit to
+  "waiting in Keevx's queue", which the pipeline does not wait for and which is
+  held while first replies are being sent; in the paced run the status ticker
+  also refreshes the elapsed time, about every 12 s);
 * paced: ``--paced-jobs`` updates arrive at random at ``--rate`` a second.
 
 The bot's added latency, per request, from the update being available:

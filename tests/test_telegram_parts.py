@@ -415,6 +415,25 @@ async def test_first_replies_go_before_edits_and_a_newer_edit_replaces_a_queued_
     assert "processing" in edit["text"]
 
 
+async def test_edits_wait_while_first_replies_stream_in(fake: FakeTelegram, bot: Bot) -> None:
+    board = StatusBoard(bot, now=lambda: T0, reread=nothing, min_edit_interval=0, reply_burst=3)
+    board.start()
+    loop = asyncio.get_running_loop()
+    try:
+        older = make_job(chat=1001)
+        started = loop.time()  # the burst: three first replies within a second
+        older = older.evolve(status_message_id=await board.show(older))
+        for n in (2, 3):
+            await board.show(make_job(chat=1001 + n).evolve(id=7 + n))
+        await board.show(older.evolve(status=JobStatus.UPLOADING))  # no reply waits, yet held
+        await fake.wait_for("editMessageText")
+        assert loop.time() - started >= 1.0  # a second after the first of the three
+    finally:
+        await board.stop()
+    methods = [c.method for c in fake.calls if c.method in ("sendMessage", "editMessageText")]
+    assert methods == ["sendMessage"] * 3 + ["editMessageText"]
+
+
 async def test_the_elapsed_time_ticks_while_keevx_renders_slower_in_a_busy_group(
     fake: FakeTelegram, bot: Bot
 ) -> None:

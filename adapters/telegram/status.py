@@ -6,7 +6,10 @@ sent at once and awaited; edits go to a queue that is served only while no first
 reply is waiting, and a newer edit of a message replaces an older one still queued.
 So a new request is answered before older jobs' progress, and the pipeline never
 waits for an edit (it waits for the last one of a job only, so a finished job's
-message is right before it lets go of the job).
+message is right before it lets go of the job). While first replies stream in (half
+the flood budget or more in the last second: a burst being answered), edits wait
+even in the gaps between them: the rate limiter lets 30 calls pass at once, then 30
+a second, and an edit sent in a gap would take headroom the next first replies need.
 
 While Keevx renders, a ticker refreshes the elapsed time about every
 ``tick_every`` seconds (the core may not look at a job for minutes when Keevx
@@ -23,13 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
-from telegram.constants import ParseMode
+from telegram.constants import FloodLimit, ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from adapters.telegram import render, texts
@@ -99,6 +103,7 @@ class StatusBoard:
         tick_every: float = 12.0,
         max_ticks_per_second: float = 10.0,
         editors: int = 4,
+        reply_burst: int = FloodLimit.MESSAGES_PER_SECOND // 2,
     ) -> None:
         self.bot = bot
         self.now = now
@@ -106,9 +111,11 @@ class StatusBoard:
         self.min_edit_interval = min_edit_interval
         self.tick_every = tick_every
         self.max_ticks_per_second = max_ticks_per_second
+        self.reply_burst = reply_burst
         self._shown: dict[int, _Shown] = {}
         self._queued: dict[int, _Edit] = {}  # by job id, oldest first; the newest text each
         self._replying = 0  # first replies being sent
+        self._replied = deque[float](maxlen=max(1, reply_burst))  # when the last ones began
         self._turn = asyncio.Condition()  # "an edit is queued" / "no first reply waits"
         self._editors = editors
         self._tasks: list[asyncio.Task[None]] = []
@@ -183,7 +190,17 @@ class StatusBoard:
         while True:
             async with self._turn:
                 await self._turn.wait_for(lambda: bool(self._queued) and not self._replying)
-            await self._take_and_edit()
+            if (burst := self._burst_left()) > 0:
+                await asyncio.sleep(burst)
+            else:
+                await self._take_and_edit()
+
+    def _burst_left(self) -> float:
+        """Seconds until fewer than ``reply_burst`` first replies began in the last second
+        (0: edits may go; ``reply_burst`` 0: always)."""
+        if self.reply_burst < 1 or len(self._replied) < self.reply_burst:
+            return 0.0
+        return self._replied[0] + 1.0 - time.monotonic()
 
     async def _take_and_edit(self) -> None:
         if not self._queued:
@@ -224,6 +241,7 @@ class StatusBoard:
         self, job: Job, text: str, markup: InlineKeyboardMarkup | None, now: datetime
     ) -> str:
         self._replying += 1
+        self._replied.append(time.monotonic())
         try:
             return await self._send(job, text, markup, now)
         finally:
