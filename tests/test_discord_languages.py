@@ -63,7 +63,7 @@ async def test_a_spanish_speaker_gets_refusal_status_and_result_in_spanish(
         [result] = webhook_posts(fake, payload["token"])
         assert result.json["content"].startswith(f"**Pedido #{job.id}** · ")
         labels = [c["label"] for row in result.json["components"] for c in row["components"]]
-        assert labels[:2] == ["Otra vez", "Borrar"]
+        assert labels[:2] == ["Otra vez", "Eliminar"]
 
         # Someone else in the same channel still reads English (their app's language).
         listing = await fake.push_interaction(fake.slash("jobs", {}, user=OTHER))
@@ -76,7 +76,7 @@ async def test_a_spanish_speaker_gets_refusal_status_and_result_in_spanish(
         )
         await fake.push_interaction(fake.message_command("Make a video", photos))
         [modal] = await fake.wait_for(lambda: fake.modals)
-        assert modal["title"] == "Crear un video"
+        assert modal["title"] == "Crear un vídeo"
 
 
 async def test_language_command_switches_to_ukrainian_and_it_sticks(
@@ -120,7 +120,7 @@ async def test_synced_commands_carry_the_translations(
     video = commands["video"]
     assert set(video["description_localizations"]) == {"es-ES", "es-419", "pt-BR", "ru", "uk", "id"}
     assert video["description_localizations"]["es-419"] == (
-        "Convierte fotos en un video con IA de Keevx"
+        "Convierte fotos en un vídeo con IA de Keevx"
     )
     assert not video.get("name_localizations")  # the names are syntax, the same everywhere
     options = {o["name"]: o for o in video["options"]}
@@ -143,7 +143,7 @@ async def test_synced_commands_carry_the_translations(
         "El idioma de mi app de Discord"
     )
     menu = commands["Make a video"]
-    assert menu["name_localizations"]["es-ES"] == "Crear un video"
+    assert menu["name_localizations"]["es-ES"] == "Crear un vídeo"
     assert menu["name_localizations"]["uk"] == "Створити відео"
 
 

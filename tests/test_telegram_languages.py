@@ -78,7 +78,7 @@ async def test_a_russian_speaker_is_refused_kept_posted_and_served_in_russian(
     assert refused["text"].startswith("Это изображение больше 20 МБ")
     assert job.status is JobStatus.DELIVERED and job.language == "ru"
     status = fake.calls_of("sendMessage")[1]
-    assert "— в очереди" in status["text"] and f"задание №{job.id}" in status["text"]
+    assert "— в очереди" in status["text"] and f"задание #{job.id}" in status["text"]
     assert _labels(status) == ["Отменить"]
     last = fake.calls_of("editMessageText")[-1]
     assert "— готово за " in last["text"] and " с\n" in last["text"]  # "готово за 3 с"

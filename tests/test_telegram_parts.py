@@ -478,7 +478,7 @@ async def test_a_status_speaks_its_jobs_language_whoever_shows_or_ticks_it(
     finally:
         await board.stop()
     (sent,) = fake.calls_of("sendMessage")
-    assert "— обробка · 0 с\nзавдання №7" in sent["text"]
+    assert "— обробка · 0 с\nзавдання #7" in sent["text"]
     assert sent["reply_markup"]["inline_keyboard"][0][0]["text"] == "Скасувати"
     assert "— обробка · 31 с\n" in edit["text"]
 
