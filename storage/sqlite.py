@@ -397,12 +397,12 @@ class SqliteJobStore:
                 "since": quota.day_start.timestamp(),
                 "count": job.request.count,
             }
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             f"INSERT INTO jobs ({names}) SELECT {values} {where} "
             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING *",
             params,
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
+        row = next(iter(rows), None)
         if row is not None:
             return _job(row), True
         if job.dedupe_key is not None and (existing := await self.find(job.dedupe_key)):
@@ -433,10 +433,10 @@ class SqliteJobStore:
         )
 
     async def image(self, key: str) -> ImageData | None:
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT content_type, data FROM images WHERE key = ?", (key,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
+        row = next(iter(rows), None)
         return ImageData(str(row[0]), bytes(row[1])) if row else None
 
     async def drop_images(self, keys: Sequence[str]) -> None:
@@ -515,8 +515,7 @@ class SqliteJobStore:
             "limit": limit,
             "owner": owner,
         }
-        async with self._db.execute(SQL_CLAIM, params) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._db.execute_fetchall(SQL_CLAIM, params)
         return sorted((_job(r) for r in rows), key=lambda j: j.next_run_at)
 
     async def renew(self, job_id: int, owner: str, until: datetime) -> bool:
@@ -535,8 +534,8 @@ class SqliteJobStore:
             return cursor.rowcount == 1
 
     async def next_due(self) -> datetime | None:
-        async with self._db.execute(SQL_NEXT_DUE) as cursor:
-            row = await cursor.fetchone()
+        rows = await self._db.execute_fetchall(SQL_NEXT_DUE)
+        row = next(iter(rows), None)
         return _dt(row[0]) if row else None
 
     async def release_leases(self) -> int:
@@ -588,22 +587,21 @@ class SqliteJobStore:
         )
 
     async def status_counts(self, since: datetime) -> dict[JobStatus, tuple[int, int]]:
-        async with self._db.execute(SQL_STATUS_COUNTS, (since.timestamp(),)) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._db.execute_fetchall(SQL_STATUS_COUNTS, (since.timestamp(),))
         return {JobStatus(r[0]): (int(r[1]), int(r[2])) for r in rows}
 
     async def _scalar(self, sql: str, params: Iterable[Any] | dict[str, Any]) -> int:
         bound = params if isinstance(params, dict) else tuple(params)
-        async with self._db.execute(sql, bound) as cursor:
-            row = await cursor.fetchone()
+        rows = await self._db.execute_fetchall(sql, bound)
+        row = next(iter(rows), None)
         return int(row[0]) if row and row[0] is not None else 0
 
     async def get_defaults(self, platform: str, chat_id: str) -> dict[str, Any]:
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT options FROM chat_defaults WHERE platform = ? AND chat_id = ?",
             (platform, chat_id),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
+        row = next(iter(rows), None)
         return dict(json.loads(row[0])) if row else {}
 
     async def set_defaults(self, platform: str, chat_id: str, values: dict[str, Any]) -> None:
@@ -614,10 +612,10 @@ class SqliteJobStore:
         )
 
     async def get_language(self, platform: str, user_id: str) -> str | None:
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT language FROM people WHERE platform = ? AND user_id = ?", (platform, user_id)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
+        row = next(iter(rows), None)
         return str(row[0]) if row else None
 
     async def set_language(self, platform: str, user_id: str, language: str | None) -> None:
@@ -632,21 +630,23 @@ class SqliteJobStore:
         )
 
     async def record_duration(self, kind: str, seconds: float, at: datetime) -> None:
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "INSERT INTO task_durations (kind, seconds, observed_at) VALUES (?, ?, ?) RETURNING id",
             (kind, seconds, at.timestamp()),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
+        row = next(iter(rows), None)
         if row is not None and row[0] % 1000 == 0:  # prune now and then, by primary key
             await self._db.execute(
                 "DELETE FROM task_durations WHERE id <= ?", (row[0] - DURATIONS_KEPT,)
             )
 
     async def recent_durations(self, limit: int) -> list[tuple[str, float]]:
-        async with self._db.execute(
-            "SELECT kind, seconds FROM task_durations ORDER BY id DESC LIMIT ?", (limit,)
-        ) as cursor:
-            return [(str(r[0]), float(r[1])) for r in await cursor.fetchall()]
+        return [
+            (str(r[0]), float(r[1]))
+            for r in await self._db.execute_fetchall(
+                "SELECT kind, seconds FROM task_durations ORDER BY id DESC LIMIT ?", (limit,)
+            )
+        ]
 
     # --- copying a whole store -----------------------------------------------
 
@@ -685,16 +685,17 @@ class SqliteJobStore:
         return count
 
     async def all_defaults(self) -> list[tuple[str, str, dict[str, Any]]]:
-        async with self._db.execute(
-            "SELECT platform, chat_id, options FROM chat_defaults ORDER BY platform, chat_id"
-        ) as cursor:
-            return [(str(r[0]), str(r[1]), dict(json.loads(r[2]))) for r in await cursor.fetchall()]
+        return [
+            (str(r[0]), str(r[1]), dict(json.loads(r[2])))
+            for r in await self._db.execute_fetchall(
+                "SELECT platform, chat_id, options FROM chat_defaults ORDER BY platform, chat_id"
+            )
+        ]
 
     async def all_durations(self) -> list[tuple[str, float, datetime]]:
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT kind, seconds, observed_at FROM task_durations ORDER BY id"
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [(str(r[0]), float(r[1]), datetime.fromtimestamp(r[2], UTC)) for r in rows]
 
     async def import_durations(self, durations: Sequence[tuple[str, float, datetime]]) -> None:
@@ -710,8 +711,10 @@ class SqliteJobStore:
         await self._db.execute("COMMIT")
 
     async def image_keys(self) -> list[str]:
-        async with self._db.execute("SELECT key FROM images ORDER BY key") as cursor:
-            return [str(r[0]) for r in await cursor.fetchall()]
+        return [
+            str(r[0])
+            for r in await self._db.execute_fetchall("SELECT key FROM images ORDER BY key")
+        ]
 
     # --- what adapters share (``adapters.base.SharedState``) ---------------------
 
@@ -726,8 +729,8 @@ class SqliteJobStore:
             "now": now.timestamp(),
             "max_parts": max_parts,
         }
-        async with self._db.execute(SQL_ADD_TO_GROUP, params) as cursor:
-            row = await cursor.fetchone()
+        rows = await self._db.execute_fetchall(SQL_ADD_TO_GROUP, params)
+        row = next(iter(rows), None)
         if row is None:
             raise StoreError(f"message group {key} was neither added nor found")
         return _group(row)
@@ -742,8 +745,8 @@ class SqliteJobStore:
             "quiet": quiet.total_seconds(),
             "cap": cap.total_seconds(),
         }
-        async with self._db.execute(SQL_CLAIM_GROUP, params) as cursor:
-            row = await cursor.fetchone()
+        rows = await self._db.execute_fetchall(SQL_CLAIM_GROUP, params)
+        row = next(iter(rows), None)
         return _group(row) if row is not None else None
 
     async def finish_group(self, key: str) -> None:
@@ -752,8 +755,8 @@ class SqliteJobStore:
         )
 
     async def message_group(self, key: str) -> MessageGroup | None:
-        async with self._db.execute("SELECT * FROM message_groups WHERE key = ?", (key,)) as cur:
-            row = await cur.fetchone()
+        rows = await self._db.execute_fetchall("SELECT * FROM message_groups WHERE key = ?", (key,))
+        row = next(iter(rows), None)
         return _group(row) if row is not None else None
 
     async def forget_groups(self, before: datetime) -> int:
@@ -763,11 +766,11 @@ class SqliteJobStore:
             return cursor.rowcount
 
     async def get_state(self, key: str, now: datetime) -> str | None:
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT value FROM bot_state WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
             (key, now.timestamp()),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
+        row = next(iter(rows), None)
         return str(row[0]) if row is not None else None
 
     async def set_state(self, key: str, value: str, *, expires: datetime | None = None) -> None:
@@ -784,14 +787,17 @@ class SqliteJobStore:
         ) as cursor:
             return cursor.rowcount
 
+    # Each statement is run and read to its end in one call on the database's thread: a
+    # cursor left open between calls (an INSERT … RETURNING read with fetchone) let another
+    # coroutine's execute of the same cached statement bind to it mid-step (SQLite's
+    # "bad parameter or other API misuse", seen with 40 simultaneous requests under load).
     async def _one(self, sql: str, params: Any) -> Job | None:
-        async with self._db.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
+        rows = await self._db.execute_fetchall(sql, params)
+        row = next(iter(rows), None)
         return _job(row) if row is not None else None
 
     async def _many(self, sql: str, params: Iterable[Any]) -> list[Job]:
-        async with self._db.execute(sql, tuple(params)) as cursor:
-            return [_job(r) for r in await cursor.fetchall()]
+        return [_job(r) for r in await self._db.execute_fetchall(sql, tuple(params))]
 
 
 async def batches(items: AsyncIterable[T], size: int) -> AsyncIterator[list[T]]:

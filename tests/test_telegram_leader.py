@@ -152,8 +152,8 @@ async def test_a_leader_whose_lock_connection_dies_stops_polling_and_the_other_t
         assert pollers(fake) == {"a"}
 
         assert await terminate_holders(pg_url, first.lead_name) == 1
-        async with asyncio.timeout(TAKEOVER_BOUND):
-            while leads(first) or not leads(second):
+        async with asyncio.timeout(TAKEOVER_BOUND):  # the new leader polls within the bound
+            while leads(first) or not leads(second) or not running(second):
                 await asyncio.sleep(0.05)
         assert not running(first) and running(second)
         # Until the old leader noticed (its next check) both may have polled: the fake,
